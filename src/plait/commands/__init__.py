@@ -1,0 +1,1 @@
+"""Subcommands of `plait`; each module defines NAME, HELP, add_arguments(parser) and main(args)."""

@@ -1,0 +1,83 @@
+"""Config of the data section: where samples come from and how bad data is handled."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, Union
+
+from pydantic import Field
+
+from plait.config.base import Strict
+from plait.config.types import FilePath
+
+
+class BuiltinSource(Strict):
+    """A synthetic dataset generated offline and deterministically on first use."""
+
+    kind: Literal["builtin"] = "builtin"
+    """Source kind (the discriminator)."""
+    name: Literal["shapes"] = "shapes"
+    """shapes: coloured shapes of several sizes and positions, with captions and questions."""
+    task: Literal["qa", "caption"] = "qa"
+    """qa: short question/answer pairs about one attribute; caption: a full description."""
+    train_size: int = Field(2000, ge=1)
+    """Number of training images."""
+    validation_size: int = Field(100, ge=0)
+    """Number of validation images."""
+    test_size: int = Field(200, ge=0)
+    """Number of held-out test images."""
+    image_size: int = Field(32, ge=8, le=512)
+    """Side of the square images in pixels."""
+    seed: int = 1234
+    """Seed of the generator (independent of the experiment seed, so data stay fixed)."""
+
+
+class ManifestSource(Strict):
+    """JSONL or CSV manifests, one row per sample, with an image path relative to the manifest."""
+
+    kind: Literal["manifest"] = "manifest"
+    """Source kind (the discriminator)."""
+    train: FilePath
+    """Training manifest (.jsonl or .csv)."""
+    validation: FilePath | None = None
+    """Validation manifest."""
+    test: FilePath | None = None
+    """Test manifest."""
+    id_field: str = "id"
+    """Column with a sample id (row number when absent)."""
+    image_field: str = "image"
+    """Column with the image path."""
+    prompt_field: str = "prompt"
+    """Column with the prompt text."""
+    target_field: str = "target"
+    """Column with the target text."""
+
+
+class LlavaJsonSource(Strict):
+    """LLaVA conversation JSON: [{"image": ..., "conversations": [{"from": "human", ...}, {"from": "gpt", ...}]}]."""
+
+    kind: Literal["llava_json"] = "llava_json"
+    """Source kind (the discriminator)."""
+    train: FilePath
+    """Training JSON file."""
+    validation: FilePath | None = None
+    """Validation JSON file."""
+    test: FilePath | None = None
+    """Test JSON file."""
+    image_root: FilePath | None = None
+    """Folder image paths are relative to (default: the JSON file's folder)."""
+
+
+Source = Annotated[Union[BuiltinSource, ManifestSource, LlavaJsonSource], Field(discriminator="kind")]
+
+
+class DataConfig(Strict):
+    """Where samples come from and how bad data is handled."""
+
+    source: Source = BuiltinSource()
+    """The dataset."""
+    max_bad_fraction: float = Field(0.05, ge=0.0, le=1.0)
+    """Largest share of unreadable samples per split that is skipped and reported; above it the run stops."""
+    max_samples: int | None = Field(None, ge=1)
+    """Use at most this many samples per split (None = all)."""
+    validation_from_train: float = Field(0.0, ge=0.0, lt=1.0)
+    """Share of the training set held out for validation when the source has no validation split."""

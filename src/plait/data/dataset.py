@@ -1,0 +1,132 @@
+"""Splits from a source, the data report, and the torch Dataset a family's processor feeds."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from torch.utils.data import Dataset
+
+from plait.data.config import BuiltinSource, DataConfig, LlavaJsonSource, ManifestSource
+from plait.data.sample import Sample
+from plait.errors import UserError
+
+SPLITS = ("train", "validation", "test")
+
+
+def _builtin(source: BuiltinSource, image_token: str) -> dict[str, list[Sample]]:
+    from plait.data.builtin.shapes import generate_shapes
+    from plait.data.sources.manifest import read_manifest
+
+    folder = generate_shapes(source.train_size, source.validation_size, source.test_size,
+                             source.image_size, source.seed)
+    prompt_field, target_field = ("question", "answer") if source.task == "qa" else ("id", "caption")
+    splits = {}
+    for split in SPLITS:
+        samples = read_manifest(folder / f"{split}.jsonl", "id", "image", prompt_field, target_field)
+        if source.task == "caption":
+            samples = [Sample(id=s.id, prompt="describe the image.", target=s.target, media=s.media) for s in samples]
+        splits[split] = samples
+    return splits
+
+
+def _manifest(source: ManifestSource, image_token: str) -> dict[str, list[Sample]]:
+    from plait.data.sources.manifest import read_manifest
+
+    return {
+        split: read_manifest(path, source.id_field, source.image_field, source.prompt_field, source.target_field)
+        for split in SPLITS
+        if (path := getattr(source, split)) is not None
+    }
+
+
+def _llava(source: LlavaJsonSource, image_token: str) -> dict[str, list[Sample]]:
+    from plait.data.sources.llava_json import read_llava_json
+
+    return {
+        split: read_llava_json(path, source.image_root, image_token)
+        for split in SPLITS
+        if (path := getattr(source, split)) is not None
+    }
+
+
+LOADERS: dict[type, Callable[[Any, str], dict[str, list[Sample]]]] = {
+    BuiltinSource: _builtin,
+    ManifestSource: _manifest,
+    LlavaJsonSource: _llava,
+}
+
+
+def load_splits(cfg: DataConfig, seed: int, image_token: str = "<image>",
+                max_samples: int | None = None) -> dict[str, list[Sample]]:
+    """Samples per split, with `max_samples` applied and validation carved from train if asked."""
+    splits = LOADERS[type(cfg.source)](cfg.source, image_token)
+    if "train" not in splits or not splits["train"]:
+        raise UserError("data.source: the training split is empty")
+    if "validation" not in splits and cfg.validation_from_train > 0:
+        train = list(splits["train"])
+        random.Random(seed).shuffle(train)
+        cut = max(1, int(len(train) * cfg.validation_from_train))
+        splits["validation"], splits["train"] = train[:cut], train[cut:]
+    limits = [x for x in (cfg.max_samples, max_samples) if x is not None]
+    if limits:
+        limit = min(limits)
+        splits = {name: samples[:limit] for name, samples in splits.items()}
+    return splits
+
+
+@dataclass
+class SplitReport:
+    """What happened to one split's samples."""
+
+    total: int = 0
+    kept: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)
+    examples: list[dict[str, str]] = field(default_factory=list)
+
+
+def screen(
+    splits: dict[str, list[Sample]], check: Callable[[Sample], str | None], max_bad_fraction: float
+) -> tuple[dict[str, list[Sample]], dict[str, SplitReport]]:
+    """Drop samples `check` rejects, counting reasons; refuse a split whose bad share passes the threshold."""
+    kept_splits, reports = {}, {}
+    for name, samples in splits.items():
+        reasons: Counter[str] = Counter()
+        report = SplitReport(total=len(samples))
+        kept = []
+        for sample in samples:
+            reason = check(sample)
+            if reason is None:
+                kept.append(sample)
+                continue
+            reasons[reason] += 1
+            if len(report.examples) < 10:
+                report.examples.append({"id": sample.id, "media": str(sample.media), "reason": reason})
+        report.kept = len(kept)
+        report.skipped = dict(sorted(reasons.items()))
+        bad = report.total - report.kept
+        if report.total and bad / report.total > max_bad_fraction:
+            first = report.examples[0] if report.examples else {}
+            raise UserError(
+                f"data ({name} split): {bad} of {report.total} samples unusable "
+                f"({', '.join(f'{r}: {n}' for r, n in report.skipped.items())}; first: {first.get('media')}), "
+                f"more than data.max_bad_fraction={max_bad_fraction}"
+            )
+        kept_splits[name], reports[name] = kept, report
+    return kept_splits, reports
+
+
+class EncodedDataset(Dataset):
+    """Samples encoded on access by a family processor's `encode` function."""
+
+    def __init__(self, samples: list[Sample], encode: Callable[[Sample], dict[str, Any]]) -> None:
+        self.samples = samples
+        self.encode = encode
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        return self.encode(self.samples[index])

@@ -1,0 +1,32 @@
+"""Config of the eval section: splits, metrics and generation settings."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from plait.config.base import Strict
+
+Metric = Literal["exact_match", "bleu", "chrf", "ter"]
+
+
+class EvalConfig(Strict):
+    """What is evaluated after training and by `plait eval`."""
+
+    splits: list[Literal["validation", "test"]] = ["test"]
+    """Splits evaluated after training."""
+    metrics: list[Metric] = ["exact_match", "bleu", "chrf"]
+    """Metrics; bleu, chrf and ter come from sacrebleu with their signatures."""
+    headline: Metric = "exact_match"
+    """The metric `plait ls` shows and sweeps default to."""
+    max_new_tokens: int | None = Field(None, ge=1)
+    """Generation length; None = the longest training target (in tokens) plus 25%."""
+    num_beams: int = Field(1, ge=1)
+    """Beam search width (1 = greedy)."""
+    batch_size: int = Field(32, ge=1)
+    """Samples per generation batch."""
+    lowercase: bool = True
+    """Compare lowercased texts for exact match."""
+    validation_samples: int | None = Field(200, ge=1)
+    """Validation samples scored at each in-training evaluation (None = all)."""

@@ -1,0 +1,48 @@
+"""Config sections shared by model families: pretrained-or-config components, tokenizers."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from plait.config.base import Strict
+
+
+class Component(Strict):
+    """A transformers model loaded from a checkpoint or built, randomly initialised, from a config."""
+
+    pretrained: str | None = None
+    """Checkpoint name or local folder to load weights from."""
+    config: dict[str, Any] | None = None
+    """A transformers config as a mapping with `model_type`, for a randomly initialised model."""
+    freeze: bool = False
+    """Keep this component's weights fixed during training."""
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "Component":
+        if (self.pretrained is None) == (self.config is None):
+            raise ValueError("set exactly one of `pretrained` (a checkpoint) or `config` (a mapping with model_type)")
+        if self.config is not None and "model_type" not in self.config:
+            raise ValueError("`config` needs a `model_type` key, e.g. model_type: llama")
+        return self
+
+
+class TrainedTokenizer(Strict):
+    """A tokenizer trained on the training texts with `tokenizers`, saved with the model."""
+
+    kind: Literal["wordlevel", "bpe"] = "wordlevel"
+    """wordlevel: one token per whitespace-separated word; bpe: byte-level BPE."""
+    vocab_size: int = Field(1000, ge=16, le=1_000_000)
+    """Upper bound on the vocabulary size, special tokens included."""
+    lowercase: bool = True
+    """Lowercase texts before tokenizing."""
+
+
+class TokenizerConfig(Strict):
+    """Where the tokenizer comes from."""
+
+    pretrained: str | None = None
+    """Checkpoint name or folder; defaults to the language model's checkpoint."""
+    train: TrainedTokenizer | None = None
+    """Train a tokenizer on the training texts (for language models built from a config)."""

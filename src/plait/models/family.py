@@ -1,0 +1,42 @@
+"""The family interface: how a model family builds, saves and reloads a model and its processor."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from torch import nn
+
+from plait.data.sample import Sample
+
+
+@dataclass
+class Built:
+    """A model with the processor that turns samples into its inputs, and facts about how it was built."""
+
+    model: nn.Module
+    processor: Any
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Family:
+    """The three entry points every family provides."""
+
+    build: Callable[[Any, list[Sample], float], Built]
+    """(model config, training samples, label smoothing) -> Built, random parts initialised under the seed."""
+    save: Callable[[Built, Any, Path], None]
+    """(built, model config, folder): write weights, configs, tokenizer and processor."""
+    load: Callable[[Path], Built]
+    """(folder) -> Built, offline, from what `save` wrote."""
+    check: Callable[[Sample], str | None]
+    """Why a sample's media cannot be used (missing, empty, unreadable), or None; runs before any build."""
+
+
+def get_family(name: str) -> Family:
+    """The family registered under `name` (names come from the validated config's discriminator)."""
+    from plait.models.projector.build import PROJECTOR
+
+    families = {"projector": PROJECTOR}
+    return families[name]

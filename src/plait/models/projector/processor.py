@@ -1,0 +1,92 @@
+"""Turns samples into the projector family's tensors: token ids with image tokens, labels, pixels."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from plait.data.collate import mask, pad
+from plait.data.modalities.image import load_image
+from plait.data.sample import Sample
+
+
+class ProjectorProcessor:
+    """Tokenizer + image processor + the rule for where image tokens go."""
+
+    def __init__(
+        self, tokenizer: Any, image_processor: Any, image_token: str, num_image_tokens: int,
+        placement: str = "placeholder", prefix: str = "", suffix: str = "",
+    ) -> None:
+        self.tokenizer = tokenizer
+        self.image_processor = image_processor
+        self.image_token = image_token
+        self.image_token_id = tokenizer.convert_tokens_to_ids(image_token)
+        self.num_image_tokens = num_image_tokens
+        self.placement = placement
+        self.prefix = prefix
+        self.suffix = suffix
+        self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+
+    def _ids(self, text: str) -> list[int]:
+        return self.tokenizer(text, add_special_tokens=False)["input_ids"] if text else []
+
+    def prompt_ids(self, sample: Sample) -> list[int]:
+        """BOS, then the prompt with the image tokens in place."""
+        image = [self.image_token_id] * self.num_image_tokens if sample.media is not None else []
+        bos = [self.tokenizer.bos_token_id] if self.tokenizer.bos_token_id is not None else []
+        if self.placement == "between":
+            prompt = sample.prompt.replace(self.image_token, "")
+            return bos + self._ids(self.prefix) + image + self._ids(self.suffix) + self._ids(prompt)
+        before, found, after = sample.prompt.partition(self.image_token)
+        if not found:
+            before, after = "", sample.prompt
+        return bos + self._ids(before) + image + self._ids(after)
+
+    def target_ids(self, text: str) -> list[int]:
+        """The target's tokens followed by EOS."""
+        return self._ids(text) + [self.tokenizer.eos_token_id]
+
+    def pixels(self, sample: Sample) -> torch.Tensor | None:
+        if sample.media is None:
+            return None
+        return self.image_processor(images=load_image(sample.media), return_tensors="pt")["pixel_values"][0]
+
+    def encode_train(self, sample: Sample) -> dict[str, Any]:
+        prompt = self.prompt_ids(sample)
+        target = self.target_ids(sample.target)
+        return {"input_ids": prompt + target, "labels": [-100] * len(prompt) + target, "pixel_values": self.pixels(sample)}
+
+    def encode_prompt(self, sample: Sample) -> dict[str, Any]:
+        return {"input_ids": self.prompt_ids(sample), "pixel_values": self.pixels(sample)}
+
+    def collate(self, batch: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
+        """Right-padded training batch."""
+        ids = [b["input_ids"] for b in batch]
+        out = {"input_ids": pad(ids, self.pad_id), "attention_mask": mask(ids)}
+        if "labels" in batch[0]:
+            out["labels"] = pad([b["labels"] for b in batch], -100)
+        pixels = [b["pixel_values"] for b in batch if b["pixel_values"] is not None]
+        if pixels:
+            out["pixel_values"] = torch.stack(pixels)
+        return out
+
+    def collate_prompts(self, batch: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
+        """Left-padded prompts for generation."""
+        ids = [b["input_ids"] for b in batch]
+        out = {"input_ids": pad(ids, self.pad_id, "left"), "attention_mask": mask(ids, "left")}
+        pixels = [b["pixel_values"] for b in batch if b["pixel_values"] is not None]
+        if pixels:
+            out["pixel_values"] = torch.stack(pixels)
+        return out
+
+    def decode(self, ids: torch.Tensor) -> list[str]:
+        return [t.strip() for t in self.tokenizer.batch_decode(ids, skip_special_tokens=True)]
+
+    def target_length(self, text: str) -> int:
+        return len(self.target_ids(text))
+
+    def save(self, folder: Path) -> None:
+        self.tokenizer.save_pretrained(folder)
+        self.image_processor.save_pretrained(folder)

@@ -1,0 +1,157 @@
+"""Config of the train section: optimisation, schedule, precision, checkpoints, early stopping."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, Union
+
+from pydantic import Field, model_validator
+
+from plait.config.base import Strict
+
+
+class _Warmup(Strict):
+    warmup_steps: int = Field(0, ge=0)
+    """Linear warmup from 0 over this many optimizer steps."""
+
+
+class ConstantSchedule(_Warmup):
+    """Constant learning rate after warmup."""
+
+    kind: Literal["constant"] = "constant"
+    """Schedule kind (the discriminator)."""
+
+
+class LinearSchedule(_Warmup):
+    """Linear decay to zero at the last step."""
+
+    kind: Literal["linear"] = "linear"
+    """Schedule kind (the discriminator)."""
+
+
+class CosineSchedule(_Warmup):
+    """Cosine decay to `min_lr_ratio` x lr at the last step."""
+
+    kind: Literal["cosine"] = "cosine"
+    """Schedule kind (the discriminator)."""
+    min_lr_ratio: float = Field(0.0, ge=0.0, le=1.0)
+    """Final learning rate as a fraction of the peak."""
+
+
+class OneCycleSchedule(Strict):
+    """One-cycle: up to lr over `pct_start` of training, then down (torch OneCycleLR)."""
+
+    kind: Literal["one_cycle"] = "one_cycle"
+    """Schedule kind (the discriminator)."""
+    pct_start: float = Field(0.3, gt=0.0, lt=1.0)
+    """Fraction of steps spent increasing the learning rate."""
+    div_factor: float = Field(25.0, gt=0.0)
+    """Initial lr = lr / div_factor."""
+    final_div_factor: float = Field(1e4, gt=0.0)
+    """Final lr = initial lr / final_div_factor."""
+
+
+class CyclicSchedule(_Warmup):
+    """Cyclical (triangular) learning rate between `base_lr_ratio` x lr and lr (torch CyclicLR)."""
+
+    kind: Literal["cyclic"] = "cyclic"
+    """Schedule kind (the discriminator)."""
+    half_cycle_steps: int = Field(100, ge=1)
+    """Steps from the lowest to the highest learning rate."""
+    base_lr_ratio: float = Field(0.1, gt=0.0, le=1.0)
+    """Lowest learning rate as a fraction of lr."""
+    mode: Literal["triangular", "triangular2", "exp_range"] = "triangular"
+    """CyclicLR mode."""
+
+
+class StepSchedule(_Warmup):
+    """Step decay: multiply the learning rate by `gamma` every `step_size` steps (torch StepLR)."""
+
+    kind: Literal["step"] = "step"
+    """Schedule kind (the discriminator)."""
+    step_size: int = Field(100, ge=1)
+    """Optimizer steps between decays."""
+    gamma: float = Field(0.5, gt=0.0, le=1.0)
+    """Decay factor."""
+
+
+class ExponentialSchedule(_Warmup):
+    """Exponential decay: multiply the learning rate by `gamma` every step (torch ExponentialLR)."""
+
+    kind: Literal["exponential"] = "exponential"
+    """Schedule kind (the discriminator)."""
+    gamma: float = Field(0.999, gt=0.0, le=1.0)
+    """Per-step decay factor."""
+
+
+Schedule = Annotated[
+    Union[
+        ConstantSchedule,
+        LinearSchedule,
+        CosineSchedule,
+        OneCycleSchedule,
+        CyclicSchedule,
+        StepSchedule,
+        ExponentialSchedule,
+    ],
+    Field(discriminator="kind"),
+]
+
+
+class EarlyStopping(Strict):
+    """Stop when the validation metric has not improved for `patience` evaluations."""
+
+    patience: int = Field(5, ge=1)
+    """Evaluations without improvement before stopping."""
+    min_delta: float = Field(0.0, ge=0.0)
+    """Smallest change that counts as an improvement."""
+
+
+class TrainConfig(Strict):
+    """Optimisation, schedule, precision, checkpoints and early stopping."""
+
+    epochs: float = Field(1.0, gt=0)
+    """Training epochs (ignored when max_steps > 0)."""
+    max_steps: int = Field(-1, ge=-1)
+    """Optimizer steps to train for (-1 = use epochs)."""
+    batch_size: int = Field(16, ge=1)
+    """Samples per device per forward pass."""
+    grad_accum: int = Field(1, ge=1)
+    """Forward passes per optimizer step."""
+    lr: float = Field(1e-4, gt=0)
+    """Peak learning rate."""
+    weight_decay: float = Field(0.0, ge=0)
+    """AdamW weight decay (not applied to biases and norms)."""
+    adam_betas: tuple[float, float] = (0.9, 0.999)
+    """AdamW betas."""
+    max_grad_norm: float = Field(1.0, ge=0)
+    """Gradient clipping norm (0 = off)."""
+    label_smoothing: float = Field(0.0, ge=0, lt=1)
+    """Label smoothing of the token loss."""
+    schedule: Schedule = ConstantSchedule()
+    """Learning-rate schedule."""
+    precision: Literal["fp32", "bf16", "fp16"] = "fp32"
+    """Training precision; bf16/fp16 need a device that supports them."""
+    gradient_checkpointing: bool = False
+    """Recompute activations in the backward pass to save memory."""
+    num_workers: int = Field(0, ge=0)
+    """DataLoader worker processes."""
+    log_every: int = Field(10, ge=1)
+    """Log training loss and learning rate every N optimizer steps."""
+    eval_every: int = Field(-1, ge=-1)
+    """Evaluate on the validation split every N optimizer steps (-1 = only at the end)."""
+    save_every: int = Field(-1, ge=-1)
+    """Write a checkpoint every N optimizer steps (-1 = at each evaluation, or never without evaluation)."""
+    keep_checkpoints: int = Field(2, ge=1)
+    """Complete checkpoints kept on disk (the best one is always kept too)."""
+    select_best: bool = False
+    """Reload the checkpoint with the best validation metric at the end."""
+    metric: str = "loss"
+    """Validation metric for best-model selection and early stopping ('loss' or an evaluation metric)."""
+    early_stopping: EarlyStopping | None = None
+    """Early stopping on `metric` (needs eval_every > 0)."""
+
+    @model_validator(mode="after")
+    def _checks(self) -> "TrainConfig":
+        if self.early_stopping is not None and self.eval_every <= 0:
+            raise ValueError("early_stopping needs eval_every > 0 (evaluations to compare)")
+        return self
