@@ -91,7 +91,7 @@ def train(
     """Train `built.model` in place; checkpoints go to run/checkpoints/step-N."""
     model = built.model
     if cfg.gradient_checkpointing:
-        model.language.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        model.gradient_checkpointing_enable()
     steps = total_steps(cfg, len(train_samples))
     optimizer = make_optimizer(model, cfg)
     scheduler = build_scheduler(optimizer, cfg.schedule, steps, cfg.lr)

@@ -37,6 +37,13 @@ class ProjectorVLM(nn.Module):
         """The language model's config (the Trainer reads a few fields from it)."""
         return self.language.config
 
+    def gradient_checkpointing_enable(self) -> None:
+        """Recompute the language model's (and encoder's) activations in the backward pass."""
+        kwargs = {"gradient_checkpointing_kwargs": {"use_reentrant": False}}
+        self.language.gradient_checkpointing_enable(**kwargs)
+        if any(p.requires_grad for p in self.vision.parameters()):
+            self.vision.gradient_checkpointing_enable(**kwargs)
+
     def image_features(self, pixel_values: torch.Tensor) -> torch.Tensor:
         """(batch, image tokens, LM hidden size)."""
         pixel_values = pixel_values.to(next(self.vision.parameters()).dtype)
