@@ -1,6 +1,12 @@
 """Experiments: schema, loading (YAML, extends, overrides, file.py:function) and error reporting."""
 
-from plait.config.load import load_experiment
-from plait.config.schema import Experiment
+from __future__ import annotations
 
-__all__ = ["Experiment", "load_experiment"]
+from typing import Any
+
+
+def load_experiment(*args: Any, **kwargs: Any) -> Any:
+    """See plait.config.load.load_experiment (imported lazily: config sections import plait.config.base)."""
+    from plait.config.load import load_experiment as load
+
+    return load(*args, **kwargs)

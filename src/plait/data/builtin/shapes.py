@@ -32,14 +32,14 @@ QUESTIONS = {
     "size": "how big is the shape?",
     "position": "where is the shape?",
 }
-VERSION = 1
+VERSION = 2
 
 
 def draw(color: str, shape: str, size: str, position: str, image_size: int, rng: random.Random) -> Image.Image:
     """One image: a shape on a noisy grey background, jittered inside its quadrant."""
     img = Image.new("RGB", (image_size, image_size), tuple(rng.randint(90, 130) for _ in range(3)))
     half = image_size / 2
-    extent = half * (0.85 if size == "large" else 0.45)
+    extent = half * (0.95 if size == "large" else 0.6)
     top = position.startswith("top")
     left = position.endswith("left")
     slack = half - extent
