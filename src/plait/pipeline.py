@@ -2,25 +2,33 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import os
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterator
 
 from rich.console import Console
 
 from plait.config.schema import Experiment
 from plait.data.dataset import load_splits, screen
+from plait.data.normalize import normalize_targets
 from plait.errors import UserError
 from plait.evaluate.evaluate import evaluate_samples, write_eval
 from plait.evaluate.generate import derive_max_new_tokens, mean_loss
+from plait.launch.ranks import is_main_process
 from plait.models.family import Built, get_family
 from plait.runs import atomic
 from plait.runs.env import capture_env
 from plait.runs.rundir import RunDir, create_run_dir, now
+from plait.train.averaging import average_last_checkpoints
+from plait.train.callbacks import Pruned
 from plait.train.loop import train
+from plait.train.resume import ResumePlan, apply_plan
 from plait.train.seed import seed_everything
+from plait.train.stages import train_stages
 
 console = Console(stderr=True)
 
@@ -38,39 +46,89 @@ def prepare_data(exp: Experiment, dry_run: bool) -> Prepared:
     family = get_family(exp.model.family)
     limit = exp.dry_run.max_samples if dry_run else None
     splits = load_splits(exp.data, exp.seed, getattr(exp.model, "image_token", "<image>"), limit)
-    kept, reports = screen(splits, family.check, exp.data.max_bad_fraction)
+    clean = exp.data.normalize_targets
+    if clean is not None:
+        splits["train"] = normalize_targets(splits["train"], clean.lowercase, clean.punctuation, clean.stopwords,
+                                            clean.keep)
+    kept, reports = screen(splits, family.checker(exp.model), exp.data.max_bad_fraction)
     return Prepared(kept, {k: dataclasses.asdict(v) for k, v in reports.items()})
 
 
 def run_experiment(exp: Experiment, dry_run: bool = False, progress: bool = True,
-                   argv: list[str] | None = None) -> RunDir:
-    """Train, save and evaluate `exp` in a new run directory; return it."""
+                   argv: list[str] | None = None,
+                   on_validation: Callable[[int, dict[str, float]], None] | None = None,
+                   run: RunDir | None = None) -> RunDir:
+    """Train, save and evaluate `exp` in a new run directory (or `run`, made by a launcher); return it.
+
+    `on_validation(step, values)` sees each in-training validation; raising Pruned ends the run as pruned.
+    """
     data = prepare_data(exp, dry_run)
+    if exp.init_from:
+        init_folder(exp.init_from, exp.model)  # before any run directory exists
     if dry_run:
         exp = exp.model_copy(update={"train": exp.train.model_copy(update={"max_steps": exp.dry_run.max_steps})})
-    run = create_run_dir(exp.output_dir, exp.name, dry_run)
-    atomic.write_yaml(run.config, exp.model_dump(mode="json"))
-    atomic.write_json(run.env, capture_env(exp.seed, argv if argv is not None else sys.argv))
-    atomic.write_json(run.data_report, data.reports)
-    run.update_status(tags=exp.tags)
+        short = [s.model_copy(update={"train": s.train.model_copy(update={"max_steps": exp.dry_run.max_steps})})
+                 for s in exp.stages]
+        exp = exp.model_copy(update={"stages": short})
+    run = run or create_run_dir(exp.output_dir, exp.name, dry_run)
+    if is_main_process():  # the other ranks of a distributed run only train
+        atomic.write_yaml(run.config, exp.model_dump(mode="json"))
+        atomic.write_json(run.env, capture_env(exp.seed, argv if argv is not None else sys.argv))
+        atomic.write_json(run.data_report, data.reports)
+        run.update_status(tags=exp.tags, pid=os.getpid())
     console.print(f"[bold]plait[/] {exp.name}: run directory [cyan]{run.path}[/]" + (" (dry run)" if dry_run else ""))
+    with failure_recorded(run):
+        execute(exp, run, data, progress, on_validation=on_validation)
+    return run
+
+
+def resume_experiment(exp: Experiment, plan: ResumePlan, progress: bool = True,
+                      argv: list[str] | None = None) -> RunDir:
+    """Continue a run from its last complete checkpoint (see plait.train.resume.plan_resume); return it."""
+    data = prepare_data(exp, dry_run=False)
+    run = plan.run
+    env = capture_env(exp.seed, argv if argv is not None else sys.argv)
+    changed_env = [k for k in ("packages", "devices", "git") if env.get(k) != atomic.read_json(run.env, {}).get(k)]
+    apply_plan(plan)
+    atomic.write_yaml(run.config, exp.model_dump(mode="json"))
+    resumes = run.status().get("resumes", []) + [{"at": now(), "from_step": plan.step, "pid": os.getpid(),
+                                                 "env_changed": changed_env, "forced": plan.forced}]
+    run.update_status(state="running", pid=os.getpid(), error=None, finished=None, resumes=resumes)
+    run.log({"step": plan.step, "split": "event", "event": "resumed", "checkpoint": str(plan.checkpoint),
+             "env_changed": changed_env, "forced": plan.forced})
+    where = f"from {plan.checkpoint.name}" if plan.checkpoint else "from the start (no complete checkpoint)"
+    console.print(f"[bold]plait[/] {exp.name}: resuming [cyan]{run.path}[/] {where}")
+    with failure_recorded(run):
+        execute(exp, run, data, progress, resume_from=plan.checkpoint)
+    return run
+
+
+@contextlib.contextmanager
+def failure_recorded(run: RunDir) -> Iterator[None]:
+    """Mark the run failed (with the error) if the block raises."""
     try:
-        execute(exp, run, data, progress)
+        yield
+    except Pruned as stop:
+        run.update_status(state="pruned", step=stop.step, pruned_step=stop.step, finished=now())
+        raise
     except KeyboardInterrupt:
         run.update_status(state="failed", error="interrupted", finished=now())
         raise
     except BaseException as err:
         run.update_status(state="failed", error=f"{type(err).__name__}: {err}", finished=now())
         raise
-    return run
 
 
-def execute(exp: Experiment, run: RunDir, data: Prepared, progress: bool) -> None:
+def execute(exp: Experiment, run: RunDir, data: Prepared, progress: bool, resume_from: Path | None = None,
+            on_validation: Callable[[int, dict[str, float]], None] | None = None) -> None:
     """Seed, build, train, save and evaluate into an existing run directory."""
     start = time.perf_counter()
     seed_everything(exp.seed, exp.deterministic)
     family = get_family(exp.model.family)
-    built = family.build(exp.model, data.splits["train"], exp.train.label_smoothing)
+    if exp.init_from:
+        built = family.load(init_folder(exp.init_from), exp.model, label_smoothing=exp.train.label_smoothing)
+    else:
+        built = family.build(exp.model, data.splits["train"], exp.train.label_smoothing)
     run.log({"step": 0, "split": "event", "event": "built", **built.info})
     max_new = exp.eval.max_new_tokens or derive_max_new_tokens(built.processor, data.splits["train"])
     validation = data.splits.get("validation") or []
@@ -85,7 +143,23 @@ def execute(exp: Experiment, run: RunDir, data: Prepared, progress: bool) -> Non
         result, _ = evaluate_samples(built, validation, exp.eval, max_new, progress=False)
         return values | result["values"]
 
-    result = train(exp.train, run, built, data.splits["train"], exp.seed, evaluate_validation, progress=progress)
+    if exp.stages:
+        first = run.status().get("stage_index", 0) if resume_from else 0
+        result = train_stages(exp.stages, run, built, data.splits["train"], exp.seed, evaluate_validation,
+                              resume_from, first, progress, on_validation)
+    else:
+        result = train(exp.train, run, built, data.splits["train"], exp.seed, evaluate_validation,
+                       resume_from=resume_from, progress=progress, on_validation=on_validation)
+    if result.preempted:
+        run.update_status(state="preempted", step=result.steps, epoch=result.epoch, best=result.best,
+                          checkpoint=f"checkpoints/step-{result.steps}", preempted=now())
+        return
+    if not is_main_process():  # rank 0 saves and evaluates the model every rank trained
+        return
+    if exp.train.average_checkpoints:
+        averaged = average_last_checkpoints(run, built.model, exp.train.average_checkpoints)
+        run.log({"step": result.steps, "split": "event", "event": "averaged_checkpoints", "steps": averaged})
+        run.update_status(averaged_checkpoints=averaged)
     family.save(built, exp.model, run.model)
     run.update_status(step=result.steps, epoch=result.epoch, best=result.best, stopped_early=result.stopped_early,
                       train_seconds=round(time.perf_counter() - start, 2))
@@ -114,6 +188,22 @@ def evaluate_run_splits(exp: Experiment, run: RunDir, built: Built, data: Prepar
         shown = ", ".join(f"{k} {v:.2f}" for k, v in record["metrics"].items())
         console.print(f"[bold]{split}[/]: {shown}  ({coverage['evaluated']}/{coverage['total']} samples)")
     return metrics
+
+
+def init_folder(path: str | Path, model: Any = None) -> Path:
+    """The saved model of the run named by `init_from`, checked against the experiment's `model` when given."""
+    folder = Path(path) / "model"
+    if not (folder / "plait_model.json").exists():
+        raise UserError(f"init_from: {path} is not a run directory with a saved model (no model/plait_model.json)")
+    saved = atomic.read_json(folder / "plait_model.json")
+    if model is not None and saved.get("family") != model.family:
+        raise UserError(f"init_from: {path} holds a {saved.get('family')} model, the experiment a {model.family} one")
+    differences = getattr(model, "differences_from", None)
+    diff = differences(type(model).model_validate(saved["model"])) if differences else []
+    if diff:
+        raise UserError(f"init_from: the experiment's model differs from {path}'s in {', '.join(diff[:5])}; "
+                        "only freezing, LoRA dropout and new LoRA adapters may change")
+    return folder
 
 
 def load_run(path: str | Path) -> tuple[RunDir, Experiment, Built]:

@@ -20,7 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     table = Table(show_lines=False)
-    for column in ("experiment", "run", "state", "step", "headline", "tags", "started"):
+    for column in ("experiment", "run", "state", "step", "headline", "tags", "job", "started"):
         table.add_column(column)
     count = 0
     for run in find_runs(args.roots):
@@ -33,7 +33,13 @@ def main(args: argparse.Namespace) -> int:
         tags = " ".join(f"{k}={v}" for k, v in (status.get("tags") or {}).items())
         state = status.get("state", "?") + (" (dry)" if status.get("dry_run") else "")
         table.add_row(status.get("experiment", run.path.parent.name), run.name, state,
-                      str(status.get("step", "")), shown, tags, str(status.get("started", "")))
+                      str(status.get("step", "")), shown, tags, job_cell(status), str(status.get("started", "")))
         count += 1
     Console().print(table if count else "no runs found")
     return 0
+
+
+def job_cell(status: dict) -> str:
+    """A cluster job's id and last known state (recorded by the SLURM launcher), or '-'."""
+    job = status.get("job") or {}
+    return f"{job.get('id')} {job.get('state', '?')}" if job.get("id") else "-"

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 
 from plait.config import load_experiment
-from plait.errors import ConfigError
+from plait.errors import ConfigError, UserError
+from plait.launch.flags import add_launch_arguments
 
 NAME = "run"
 HELP = "train and evaluate experiments into run directories, one after another"
@@ -20,10 +22,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="do every step on a few samples and steps (see the experiment's dry_run section) "
                              "into a run directory marked as a dry run")
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    parser.add_argument("--resume", nargs="?", const="", default=None, metavar="RUN",
+                        help="continue RUN (a run directory or run id; default: the experiment's latest unfinished "
+                             "run) from its last complete checkpoint, exactly as if it had not stopped")
+    parser.add_argument("--force", action="store_true",
+                        help="with --resume: continue even if config keys that change training differ from the run's")
+    add_launch_arguments(parser)
 
 
 def main(args: argparse.Namespace) -> int:
-    from plait.pipeline import run_experiment
+    from plait.pipeline import resume_experiment, run_experiment
+    from plait.launch.dispatch import launch_elsewhere
+    from plait.launch.ranks import announce_rank, is_main_process, launched_run_dir, under_torchrun
+    from plait.train.preempt import PREEMPTED_EXIT
+    from plait.train.resume import find_run, plan_resume
+    from plait.train.seed import prepare_determinism
 
     experiments, problems = [], []
     for spec in args.experiments:  # validate all before running any
@@ -33,9 +46,31 @@ def main(args: argparse.Namespace) -> int:
             problems.extend(err.lines)
     if problems:
         raise ConfigError(*problems)
+    if args.resume is not None and (args.dry_run or (args.resume and len(experiments) > 1)):
+        raise UserError("--resume: give one experiment with a RUN, and no --dry-run")
+    if not under_torchrun():
+        launched = launch_elsewhere(args, experiments)
+        if launched is not None:
+            return launched
+    else:
+        announce_rank()
+    if any(exp.deterministic for exp in experiments):
+        prepare_determinism()
     for exp in experiments:
-        run = run_experiment(exp, dry_run=args.dry_run, progress=not args.no_progress, argv=sys.argv)
+        if args.resume is not None:
+            run = find_run(exp.output_dir, exp.name, args.resume or None)
+            plan = plan_resume(run, exp.model_dump(mode="json"), args.force)
+            run = resume_experiment(exp, plan, progress=not args.no_progress, argv=sys.argv)
+        else:
+            run = run_experiment(exp, dry_run=args.dry_run, progress=not args.no_progress, argv=sys.argv,
+                                 run=launched_run_dir())
+            if not is_main_process():  # rank 0 reports the run
+                continue
         status = run.status()
+        if status.get("state") == "preempted":
+            again = [*args.experiments, *(f"--set={o}" for o in args.overrides), "--resume", str(run.path)]
+            print(f"{exp.name}: preempted at step {status.get('step')} | resume with: plait run {shlex.join(again)}")
+            return PREEMPTED_EXIT
         headline = status.get("headline", {})
         value = headline.get("value")
         shown = f"{headline.get('metric')} {value:.2f}" if isinstance(value, (int, float)) else "no score"

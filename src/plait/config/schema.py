@@ -5,15 +5,18 @@ from __future__ import annotations
 import re
 from typing import Annotated, Union
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from plait.config.base import Strict
 from plait.data.config import DataConfig
 from plait.evaluate.config import EvalConfig
+from plait.launch.config import LaunchConfig
+from plait.models.mapper.config import MapperModelConfig
 from plait.models.projector.config import ProjectorModelConfig
 from plait.train.config import TrainConfig
+from plait.train.stages import StageConfig, resolve_stage_train
 
-ModelConfig = Annotated[Union[ProjectorModelConfig], Field(discriminator="family")]
+ModelConfig = Annotated[Union[ProjectorModelConfig, MapperModelConfig], Field(discriminator="family")]
 
 
 class DryRunConfig(Strict):
@@ -48,6 +51,30 @@ class Experiment(Strict):
     """Evaluation."""
     dry_run: DryRunConfig = DryRunConfig()
     """What `--dry-run` does."""
+    stages: list[StageConfig] = []
+    """Training stages run in order in one run directory (empty = one stage: `train`, everything not frozen)."""
+    init_from: str | None = None
+    """A run directory (relative to the working directory) whose saved model this run starts from and trains further."""
+    launch: LaunchConfig = LaunchConfig()
+    """Where `plait run` trains: processes per node, nodes, SLURM or Ray (flags of `plait run` override it)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _stage_train(cls, data: object) -> object:
+        return resolve_stage_train(data)
+
+    @model_validator(mode="after")
+    def _stage_parts(self) -> "Experiment":
+        names = [stage.name for stage in self.stages]
+        if len(set(names)) != len(names):
+            raise ValueError(f"stages: names must differ, got {names}")
+        check = getattr(self.model, "trainable_problems", None)
+        if self.stages and check is None:
+            raise ValueError(f"stages: the {self.model.family} family does not support stages")
+        problems = [f"stages[{i}].trainable: {p}" for i, stage in enumerate(self.stages) for p in check(stage.trainable)]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
 
     @field_validator("name")
     @classmethod

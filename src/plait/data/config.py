@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Union
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from plait.config.base import Strict
 from plait.config.types import FilePath
@@ -67,7 +67,62 @@ class LlavaJsonSource(Strict):
     """Folder image paths are relative to (default: the JSON file's folder)."""
 
 
-Source = Annotated[Union[BuiltinSource, ManifestSource, LlavaJsonSource], Field(discriminator="kind")]
+class TsvSource(Strict):
+    """MultimodalHugs metadata TSVs as they are: signal, signal_start, signal_end, encoder_prompt, decoder_prompt, output."""
+
+    kind: Literal["tsv"] = "tsv"
+    """Source kind (the discriminator)."""
+    train: FilePath
+    """Training TSV; signal paths in it are absolute or relative to the TSV."""
+    validation: FilePath | None = None
+    """Validation TSV."""
+    test: FilePath | None = None
+    """Test TSV."""
+
+
+class SignsSource(Strict):
+    """Synthetic sign-language-like data: each word is a keypoint motion pattern; written as .npy + MultimodalHugs TSVs."""
+
+    kind: Literal["signs"] = "signs"
+    """Source kind (the discriminator)."""
+    train_size: int = Field(2000, ge=1)
+    """Number of training sentences."""
+    validation_size: int = Field(100, ge=0)
+    """Number of validation sentences."""
+    test_size: int = Field(200, ge=0)
+    """Number of held-out test sentences."""
+    vocab_size: int = Field(16, ge=2, le=24)
+    """Words in the vocabulary (each a distinct motion pattern)."""
+    min_words: int = Field(2, ge=1)
+    """Fewest words in a sentence."""
+    max_words: int = Field(5, ge=1, le=12)
+    """Most words in a sentence."""
+    noise: float = Field(0.05, ge=0.0, le=1.0)
+    """Standard deviation of the noise added to every keypoint coordinate."""
+    seed: int = 1234
+    """Seed of the generator (independent of the experiment seed, so data stay fixed)."""
+
+    @model_validator(mode="after")
+    def _lengths(self) -> "SignsSource":
+        if self.min_words > self.max_words:
+            raise ValueError(f"min_words ({self.min_words}) must not exceed max_words ({self.max_words})")
+        return self
+
+
+Source = Annotated[Union[BuiltinSource, ManifestSource, LlavaJsonSource, TsvSource, SignsSource], Field(discriminator="kind")]
+
+
+class NormalizeTargets(Strict):
+    """Cleaning of training targets only; validation and test keep their references as written."""
+
+    lowercase: bool = True
+    """Lowercase the target."""
+    punctuation: bool = True
+    """Remove punctuation (apostrophes join their word: don't -> dont; other marks become spaces)."""
+    stopwords: bool = True
+    """Remove English stopwords (scikit-learn's list); a target made only of stopwords keeps them."""
+    keep: list[str] = []
+    """Words never removed as stopwords, e.g. [no, not] for yes/no answers."""
 
 
 class DataConfig(Strict):
@@ -81,3 +136,5 @@ class DataConfig(Strict):
     """Use at most this many samples per split (None = all)."""
     validation_from_train: float = Field(0.0, ge=0.0, lt=1.0)
     """Share of the training set held out for validation when the source has no validation split."""
+    normalize_targets: NormalizeTargets | None = None
+    """Clean the training targets (lowercase, punctuation, stopwords) before tokenizing; None = use them as written."""

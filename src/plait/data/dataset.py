@@ -9,7 +9,7 @@ from typing import Any, Callable
 
 from torch.utils.data import Dataset
 
-from plait.data.config import BuiltinSource, DataConfig, LlavaJsonSource, ManifestSource
+from plait.data.config import BuiltinSource, DataConfig, LlavaJsonSource, ManifestSource, SignsSource, TsvSource
 from plait.data.sample import Sample
 from plait.errors import UserError
 
@@ -52,10 +52,27 @@ def _llava(source: LlavaJsonSource, image_token: str) -> dict[str, list[Sample]]
     }
 
 
+def _tsv(source: TsvSource, image_token: str) -> dict[str, list[Sample]]:
+    from plait.data.sources.tsv import read_tsv
+
+    return {split: read_tsv(path) for split in SPLITS if (path := getattr(source, split)) is not None}
+
+
+def _signs(source: SignsSource, image_token: str) -> dict[str, list[Sample]]:
+    from plait.data.builtin.signs import generate_signs
+    from plait.data.sources.tsv import read_tsv
+
+    folder = generate_signs(source.train_size, source.validation_size, source.test_size, source.vocab_size,
+                            source.min_words, source.max_words, source.noise, source.seed)
+    return {split: read_tsv(folder / f"{split}.tsv") for split in SPLITS}
+
+
 LOADERS: dict[type, Callable[[Any, str], dict[str, list[Sample]]]] = {
     BuiltinSource: _builtin,
     ManifestSource: _manifest,
     LlavaJsonSource: _llava,
+    TsvSource: _tsv,
+    SignsSource: _signs,
 }
 
 

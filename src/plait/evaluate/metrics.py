@@ -6,6 +6,9 @@ from typing import Any
 
 import sacrebleu
 
+LOWER_IS_BETTER = frozenset({"loss", "ter"})
+"""Metrics where a smaller value is better (every other metric: larger is better)."""
+
 
 def exact_match(predictions: list[str], references: list[str], lowercase: bool = True) -> float:
     """Share (0-100) of predictions equal to their reference after whitespace normalisation."""

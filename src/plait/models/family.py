@@ -22,7 +22,7 @@ class Built:
 
 @dataclass(frozen=True)
 class Family:
-    """The three entry points every family provides."""
+    """The entry points every family provides."""
 
     build: Callable[[Any, list[Sample], float], Built]
     """(model config, training samples, label smoothing) -> Built, random parts initialised under the seed."""
@@ -32,11 +32,18 @@ class Family:
     """(folder) -> Built, offline, from what `save` wrote."""
     check: Callable[[Sample], str | None]
     """Why a sample's media cannot be used (missing, empty, unreadable), or None; runs before any build."""
+    check_with: Callable[[Any], Callable[[Sample], str | None]] | None = None
+    """(model config) -> a check that also applies the config's limits (e.g. max frames); None = `check`."""
+
+    def checker(self, cfg: Any) -> Callable[[Sample], str | None]:
+        """The sample check for this model config."""
+        return self.check_with(cfg) if self.check_with is not None else self.check
 
 
 def get_family(name: str) -> Family:
     """The family registered under `name` (names come from the validated config's discriminator)."""
+    from plait.models.mapper.build import MAPPER
     from plait.models.projector.build import PROJECTOR
 
-    families = {"projector": PROJECTOR}
+    families = {"projector": PROJECTOR, "mapper": MAPPER}
     return families[name]

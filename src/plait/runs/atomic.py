@@ -27,6 +27,22 @@ def write_text(path: str | Path, text: str) -> None:
         raise
 
 
+def write_bytes(path: str | Path, data: bytes) -> None:
+    """Write `data` to `path` so readers see the old file or the new one (images, binary tables)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 def write_json(path: str | Path, data: Any) -> None:
     """Atomically write pretty JSON."""
     write_text(path, json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")

@@ -12,7 +12,7 @@ from typing import Any
 
 from plait.runs import atomic
 
-STATES = ("running", "finished", "failed", "preempted")
+STATES = ("running", "finished", "failed", "preempted", "pruned")
 COMPLETE_MARKER = "COMPLETE"
 
 
@@ -50,6 +50,11 @@ class RunDir:
     @property
     def model(self) -> Path:
         return self.path / "model"
+
+    @property
+    def init_weights(self) -> Path:
+        """The weights as built, before the first step (written when train.save_init is on)."""
+        return self.path / "init.safetensors"
 
     @property
     def eval_dir(self) -> Path:

@@ -8,10 +8,17 @@ from typing import Any, Callable
 
 from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 
+from plait.evaluate.metrics import LOWER_IS_BETTER
 from plait.runs import atomic
 from plait.runs.rundir import COMPLETE_MARKER, RunDir, now
 
-LOWER_IS_BETTER = {"loss", "ter"}
+
+class Pruned(Exception):
+    """Raised by an `on_validation` hook to end a run early (a sweep's pruner); the run is recorded as pruned."""
+
+    def __init__(self, step: int, reason: str = "pruned") -> None:
+        self.step = step
+        super().__init__(f"{reason} at step {step}")
 
 
 class RunRecorder(TrainerCallback):
@@ -42,9 +49,11 @@ class Evaluator(TrainerCallback):
     def __init__(
         self, run: RunDir, evaluate: Callable[[], dict[str, float]], eval_every: int, save_every: int,
         metric: str, patience: int | None, min_delta: float,
+        on_validation: Callable[[int, dict[str, float]], None] | None = None,
     ) -> None:
         self.run = run
         self.evaluate = evaluate
+        self.on_validation = on_validation
         self.eval_every = eval_every
         self.save_every = save_every
         self.metric = metric
@@ -72,6 +81,8 @@ class Evaluator(TrainerCallback):
             self.run.log({"step": step, "epoch": round(state.epoch or 0.0, 4), "split": "validation", **values})
         if self.metric not in values:
             raise KeyError(f"train.metric {self.metric!r} is not among the validation metrics {sorted(values)}")
+        if self.on_validation is not None:
+            self.on_validation(step, values)  # may raise Pruned
         value = values[self.metric]
         if self._improved(value):
             self.best, self.best_step, self.bad_evals = value, step, 0
@@ -117,4 +128,6 @@ class CheckpointFinisher(TrainerCallback):
         removable = [p for p in complete[:-1] if protected is None or p.name != f"step-{protected}"]
         excess = len(complete) - self.keep
         for path in removable[:max(excess, 0)]:
+            # unmark first: a crash halfway through the deletion must not leave a "complete" remnant
+            (path / COMPLETE_MARKER).unlink(missing_ok=True)
             shutil.rmtree(path, ignore_errors=True)

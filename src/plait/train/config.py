@@ -135,6 +135,12 @@ class TrainConfig(Strict):
     """Recompute activations in the backward pass to save memory."""
     num_workers: int = Field(0, ge=0)
     """DataLoader worker processes."""
+    padding_free: bool = False
+    """Lay each batch's sequences end to end in one row, positions restarting per sequence, instead of padding
+    them to the longest (decoder-only families; the loss per token is the padded batch's)."""
+    group_by_length: bool = False
+    """Draw batches of samples of similar length, with some randomness (transformers' LengthGroupedSampler):
+    less padding, but batches are no longer a uniform shuffle."""
     log_every: int = Field(10, ge=1)
     """Log training loss and learning rate every N optimizer steps."""
     eval_every: int = Field(-1, ge=-1)
@@ -143,8 +149,12 @@ class TrainConfig(Strict):
     """Write a checkpoint every N optimizer steps (-1 = at each evaluation, or never without evaluation)."""
     keep_checkpoints: int = Field(2, ge=1)
     """Complete checkpoints kept on disk (the best one is always kept too)."""
+    save_init: bool = False
+    """Write the weights as built, before any step, to init.safetensors (plait repro turns this on)."""
     select_best: bool = False
     """Reload the checkpoint with the best validation metric at the end."""
+    average_checkpoints: int | None = Field(None, ge=2)
+    """Before the final evaluation, load the mean of the last N complete checkpoints (None = off)."""
     metric: str = "loss"
     """Validation metric for best-model selection and early stopping ('loss' or an evaluation metric)."""
     early_stopping: EarlyStopping | None = None
@@ -154,4 +164,14 @@ class TrainConfig(Strict):
     def _checks(self) -> "TrainConfig":
         if self.early_stopping is not None and self.eval_every <= 0:
             raise ValueError("early_stopping needs eval_every > 0 (evaluations to compare)")
+        if self.average_checkpoints is not None:
+            n = self.average_checkpoints
+            if self.select_best:
+                raise ValueError("average_checkpoints and select_best both choose the final weights; set one")
+            if self.save_every <= 0 and self.eval_every <= 0:
+                raise ValueError(f"average_checkpoints: {n} needs checkpoints: set save_every or eval_every > 0")
+            needed = n + (1 if self.eval_every > 0 else 0)  # rotation also keeps the best, maybe an old one
+            if self.keep_checkpoints < needed:
+                raise ValueError(f"average_checkpoints: {n} needs keep_checkpoints >= {needed} "
+                                 f"(the last {n}, plus the best one kept when evaluating); it is {self.keep_checkpoints}")
         return self

@@ -4,20 +4,25 @@ from __future__ import annotations
 
 import math
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 import torch
-from safetensors.torch import load_model
-from transformers import Trainer, TrainingArguments
+from safetensors.torch import load_model, save_model
+from transformers import TrainingArguments
 
 from plait.data.dataset import EncodedDataset
+from plait.data.packing import FlatteningCollator, check_padding_free
 from plait.data.sample import Sample
 from plait.models.family import Built
 from plait.runs.rundir import RunDir
 from plait.train.callbacks import CheckpointFinisher, Evaluator, RunRecorder
 from plait.train.config import TrainConfig
+from plait.train.preempt import Preemption
+from plait.train.resume import ResumeState
+from plait.train.sampling import LengthAwareTrainer
 from plait.train.schedules import build_scheduler
 
 
@@ -29,6 +34,8 @@ class TrainResult:
     epoch: float
     best: dict[str, Any]
     stopped_early: bool
+    preempted: bool = False
+    """Stopped by a pre-emption signal after writing a complete checkpoint at `steps`."""
 
 
 def world_size() -> int:
@@ -73,8 +80,13 @@ def training_arguments(cfg: TrainConfig, output: Path, steps: int, seed: int, pr
         seed=seed,
         data_seed=seed,
         dataloader_num_workers=cfg.num_workers,
-        dataloader_persistent_workers=cfg.num_workers > 0,
+        train_sampling_strategy="group_by_length" if cfg.group_by_length else "random",
+        # persistent workers draw their seed from the global generator on the first epoch only, so a
+        # run resumed mid-epoch would draw once more than an uninterrupted one and its dropout would differ
+        dataloader_persistent_workers=False,
         remove_unused_columns=False,
+        # batches come from pinned memory on GPU; a blocking copy would wait for the previous step's kernels
+        accelerator_config={"non_blocking": torch.cuda.is_available()},
         bf16=cfg.precision == "bf16",
         fp16=cfg.precision == "fp16",
         use_cpu=not torch.cuda.is_available(),
@@ -86,9 +98,12 @@ def training_arguments(cfg: TrainConfig, output: Path, steps: int, seed: int, pr
 def train(
     cfg: TrainConfig, run: RunDir, built: Built, train_samples: list[Sample], seed: int,
     evaluate: Callable[[], dict[str, float]], resume_from: Path | None = None, progress: bool = True,
-    stage: str | None = None,
+    stage: str | None = None, on_validation: Callable[[int, dict[str, float]], None] | None = None,
 ) -> TrainResult:
-    """Train `built.model` in place; checkpoints go to run/checkpoints/step-N."""
+    """Train `built.model` in place; checkpoints go to run/checkpoints/step-N.
+
+    `on_validation(step, values)` is called after each in-training validation and may raise Pruned.
+    """
     model = built.model
     if cfg.gradient_checkpointing:
         model.gradient_checkpointing_enable()
@@ -98,22 +113,51 @@ def train(
     evaluator = Evaluator(
         run, evaluate, cfg.eval_every, cfg.save_every, cfg.metric,
         cfg.early_stopping.patience if cfg.early_stopping else None,
-        cfg.early_stopping.min_delta if cfg.early_stopping else 0.0,
+        cfg.early_stopping.min_delta if cfg.early_stopping else 0.0, on_validation,
     )
     finisher = CheckpointFinisher(run, cfg.keep_checkpoints, protect=lambda: evaluator.best_step)
-    trainer = Trainer(
+    resume_state = ResumeState(run, evaluator, resume_from)
+    preemption = Preemption()
+    if cfg.save_init and resume_from is None:
+        save_model(model, str(run.init_weights))
+    collate = built.processor.collate
+    if cfg.padding_free:
+        check_padding_free(model)
+        collate = FlatteningCollator(collate)
+    length = getattr(built.processor, "length", None)
+    trainer = LengthAwareTrainer(
         model=model,
         args=training_arguments(cfg, run.checkpoints, steps, seed, progress),
-        data_collator=built.processor.collate,
+        data_collator=collate,
         train_dataset=EncodedDataset(train_samples, built.processor.encode_train),
         optimizers=(optimizer, scheduler),
-        callbacks=[RunRecorder(run, stage), evaluator, finisher],
+        lengths=[length(s) for s in train_samples] if cfg.group_by_length and length else None,
+        # resume_state writes into checkpoint-N, so it runs before the finisher marks it complete
+        callbacks=[RunRecorder(run, stage), evaluator, preemption, resume_state, finisher],
     )
-    trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+    resume_state.bind(trainer)
+    fill_feature_cache(built, train_samples, run if trainer.is_world_process_zero() else None)
+    with preemption.installed():
+        trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
     state = trainer.state
+    if preemption.stopped_at is not None:
+        return TrainResult(state.global_step, round(state.epoch or 0.0, 4), evaluator.state(), False, True)
     stopped_early = state.global_step < steps
     if cfg.select_best and evaluator.best_step is not None:
         best = run.checkpoints / f"step-{evaluator.best_step}" / "model.safetensors"
         if best.exists():
             load_model(model, str(best), strict=False)
     return TrainResult(state.global_step, round(state.epoch or 0.0, 4), evaluator.state(), stopped_early)
+
+
+def fill_feature_cache(built: Built, train_samples: list[Sample], run: RunDir | None) -> None:
+    """Encode the training inputs missing from the frozen-encoder cache, batched, on the training device;
+    log what it did to `run` (None: do not log)."""
+    prepare = getattr(built.processor, "prepare_training", None)
+    if prepare is None or getattr(built.processor, "features", None) is None:
+        return
+    start = time.perf_counter()
+    computed = prepare(train_samples)
+    if run is not None:
+        run.log({"step": 0, "split": "event", "event": "feature_cache", "computed": computed,
+                 "seconds": round(time.perf_counter() - start, 2), "folder": str(built.processor.features.folder)})

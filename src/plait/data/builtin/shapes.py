@@ -23,6 +23,7 @@ COLORS = {
     "yellow": (230, 210, 40),
     "purple": (150, 60, 200),
 }
+BACKGROUND = (24, 24, 24)
 SHAPES = ("circle", "square", "triangle")
 SIZES = ("small", "large")
 POSITIONS = ("top left", "top right", "bottom left", "bottom right")
@@ -32,19 +33,19 @@ QUESTIONS = {
     "size": "how big is the shape?",
     "position": "where is the shape?",
 }
-VERSION = 2
+VERSION = 4
 
 
 def draw(color: str, shape: str, size: str, position: str, image_size: int, rng: random.Random) -> Image.Image:
-    """One image: a shape on a noisy grey background, jittered inside its quadrant."""
-    img = Image.new("RGB", (image_size, image_size), tuple(rng.randint(90, 130) for _ in range(3)))
+    """One image: a shape on a dark background, centred in its quadrant with a pixel or two of jitter."""
+    img = Image.new("RGB", (image_size, image_size), BACKGROUND)
     half = image_size / 2
     extent = half * (0.95 if size == "large" else 0.6)
     top = position.startswith("top")
     left = position.endswith("left")
     slack = half - extent
-    x0 = (0 if left else half) + rng.uniform(0, slack)
-    y0 = (0 if top else half) + rng.uniform(0, slack)
+    x0 = (0 if left else half) + slack / 2 + rng.uniform(-1, 1)
+    y0 = (0 if top else half) + slack / 2 + rng.uniform(-1, 1)
     box = [x0, y0, x0 + extent, y0 + extent]
     fill = tuple(min(255, max(0, c + rng.randint(-20, 20))) for c in COLORS[color])
     pen = ImageDraw.Draw(img)

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import load_model, save_model
+from safetensors.torch import load_file, save_file
 from transformers import (
     AutoConfig,
     AutoImageProcessor,
@@ -22,12 +22,16 @@ from transformers import (
 from plait.data.modalities.image import check_image
 from plait.data.sample import Sample
 from plait.errors import UserError
-from plait.models.components.freezing import count_parameters, set_trainable
+from plait.models.components.freezing import apply_trainable, count_parameters
 from plait.models.components.loading import load_pretrained, make_config
+from plait.models.components.peft import (
+    add_lora, base_state, bnb_config, is_lora, load_adapter, prepare_quantized, save_adapter,
+)
 from plait.models.components.projector import MLPProjector
 from plait.models.components.tokenizer import train_tokenizer
 from plait.models.family import Built, Family
 from plait.models.projector.config import ProjectorModelConfig
+from plait.models.projector.features import feature_cache
 from plait.models.projector.model import ProjectorVLM
 from plait.models.projector.processor import ProjectorProcessor
 
@@ -37,6 +41,9 @@ VISION_CLASSES = {
     "siglip": SiglipVisionModel,
     "siglip_vision_model": SiglipVisionModel,
 }
+
+ADAPTERS = {"vision": "vision_adapter", "language": "adapter"}
+"""Folder of each component's LoRA adapter inside a saved model."""
 
 
 def _vision_class(model_type: str) -> Any:
@@ -74,10 +81,17 @@ def build_tokenizer(cfg: ProjectorModelConfig, train_texts: list[str]) -> Any:
     return tokenizer
 
 
-def build_language(cfg: ProjectorModelConfig, tokenizer: Any) -> torch.nn.Module:
+def build_language(cfg: ProjectorModelConfig, tokenizer: Any, quantize: bool = True) -> torch.nn.Module:
     lang = cfg.language
+    quantized = lang.quantization is not None and quantize
     if lang.pretrained:
-        model = load_pretrained(AutoModelForCausalLM, lang.pretrained, "model.language")
+        kwargs = {}
+        if quantized:
+            q = lang.quantization
+            kwargs["quantization_config"] = bnb_config(q.quant_type, q.double_quant, q.compute_dtype)
+        model = load_pretrained(AutoModelForCausalLM, lang.pretrained, "model.language", **kwargs)
+        if quantized:
+            model = prepare_quantized(model)
     else:
         values = dict(lang.config)
         values.setdefault("vocab_size", len(tokenizer))
@@ -85,8 +99,14 @@ def build_language(cfg: ProjectorModelConfig, tokenizer: Any) -> torch.nn.Module
         values.setdefault("bos_token_id", tokenizer.bos_token_id)
         values.setdefault("eos_token_id", tokenizer.eos_token_id)
         model = AutoModelForCausalLM.from_config(make_config(values, "model.language"))
-    if len(tokenizer) > model.get_input_embeddings().num_embeddings:
+    old = model.get_input_embeddings().num_embeddings
+    if len(tokenizer) > old:
         model.resize_token_embeddings(len(tokenizer), mean_resizing=False)
+        # New rows (the image token) start at the mean row, so a frozen checkpoint rebuilds identically on reload.
+        with torch.no_grad():
+            for table in {id(t): t for t in (model.get_input_embeddings().weight,
+                                             model.get_output_embeddings().weight)}.values():
+                table[old:] = table[:old].mean(0)
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     model.generation_config.eos_token_id = tokenizer.eos_token_id
     return model
@@ -108,19 +128,28 @@ def assemble(cfg: ProjectorModelConfig, vision: Any, language: Any, tokenizer: A
         layers=1 if cfg.projector.kind == "linear" else cfg.projector.layers,
         activation=cfg.projector.activation,
     )
+    sizes = {"vision": count_parameters(vision)["total"], "projector": count_parameters(projector)["total"],
+             "language": count_parameters(language)["total"], "lora": 0}
+    if cfg.vision.lora is not None:
+        vision = _with_lora(vision, cfg.vision.lora, "model.vision.lora", None)
+    if cfg.language.lora is not None:
+        language = _with_lora(language, cfg.language.lora, "model.language.lora", "CAUSAL_LM")
+    sizes["lora"] = sum(p.numel() for part in (vision, language) for n, p in part.named_parameters() if is_lora(n))
     model = ProjectorVLM(
         vision, projector, language, tokenizer.convert_tokens_to_ids(cfg.image_token),
         feature=cfg.vision.feature, layer=cfg.vision.layer, drop_cls=cfg.vision.drop_cls,
         label_smoothing=label_smoothing,
     )
-    expected = 0
-    for part, frozen in ((vision, cfg.vision.freeze), (projector, cfg.projector.freeze), (language, cfg.language.freeze)):
-        set_trainable(part, not frozen)
-        expected += 0 if frozen else count_parameters(part)["total"]
-    got = count_parameters(model)["trainable"]
+    parts = cfg.default_trainable()
+    got = apply_trainable(model, model.parameter_groups(), parts)
+    expected = sum(sizes[part] for part in parts)
     if got != expected:
-        raise RuntimeError(f"freezing produced {got} trainable parameters, expected {expected}")
+        raise RuntimeError(f"training {parts} made {got} parameters trainable, expected {expected}")
     return model
+
+
+def _with_lora(module: torch.nn.Module, spec: Any, where: str, task_type: str | None) -> torch.nn.Module:
+    return add_lora(module, spec.r, spec.alpha, spec.dropout, spec.target_modules, where, task_type)
 
 
 def count_image_tokens(model: ProjectorVLM, image_processor: Any) -> int:
@@ -142,45 +171,100 @@ def build(cfg: ProjectorModelConfig, train_samples: list[Sample], label_smoothin
     processor = ProjectorProcessor(
         tokenizer, image_processor, cfg.image_token, count_image_tokens(model, image_processor),
         cfg.placement, cfg.prefix, cfg.suffix,
+        features=feature_cache(cfg.vision.cache_features, model, image_processor),
     )
-    return Built(model, processor, {"parameters": count_parameters(model), "image_tokens": processor.num_image_tokens})
+    return Built(model, processor, {"parameters": count_parameters(model), "image_tokens": processor.num_image_tokens,
+                                    "feature_cache": processor.features is not None})
+
+
+def _saves_base(cfg: ProjectorModelConfig, name: str, built: Built) -> bool:
+    """A base is saved unless its checkpoint rebuilds it: built from a config, trained, or changed by init_from."""
+    part = getattr(cfg, name)
+    trained = part.lora is None and not part.freeze
+    return part.pretrained is None or trained or name in built.info.get("changed_bases", ())
 
 
 def save(built: Built, cfg: ProjectorModelConfig, folder: Path) -> None:
-    """Weights (safetensors), component configs, tokenizer and image processor, loadable offline."""
+    """Projector, adapters and the base weights a checkpoint cannot rebuild, apart; configs, tokenizer, processor."""
     folder.mkdir(parents=True, exist_ok=True)
     model: ProjectorVLM = built.model
     model.vision.config.save_pretrained(folder / "vision")
     model.language.config.save_pretrained(folder / "language")
     model.language.generation_config.save_pretrained(folder / "language")
-    save_model(model, str(folder / "model.safetensors"))
+    save_file(model.projector.state_dict(), str(folder / "projector.safetensors"))
+    bases = [name for name in ("vision", "language") if _saves_base(cfg, name, built)]
+    if bases:
+        state = {f"{name}.{k}": v for name in bases for k, v in base_state(getattr(model, name)).items()}
+        save_file({k: v.contiguous() for k, v in state.items()}, str(folder / "model.safetensors"))
+    for name, sub in ADAPTERS.items():
+        if getattr(cfg, name).lora is not None:
+            save_adapter(getattr(model, name), folder / sub)
     built.processor.save(folder)
-    meta = {"family": "projector", "model": cfg.model_dump(mode="json"),
+    meta = {"family": "projector", "model": cfg.model_dump(mode="json"), "bases": bases,
             "num_image_tokens": built.processor.num_image_tokens}
     (folder / "plait_model.json").write_text(json.dumps(meta, indent=2))
+    if cfg.save_merged:
+        from plait.models.projector.export import export_model  # export reloads through `load` below
+
+        export_model(folder, folder / "merged", merge=True)
 
 
-def load(folder: Path) -> Built:
-    """Rebuild the model from `save`'s folder without touching the network."""
+def load(folder: Path, cfg: ProjectorModelConfig | None = None, quantize: bool = True,
+         label_smoothing: float = 0.0) -> Built:
+    """Rebuild `save`'s model offline; with `cfg` (init_from), train it as `cfg` says; quantize=False loads 4-bit parts in full."""
     meta = json.loads((folder / "plait_model.json").read_text())
-    cfg = ProjectorModelConfig.model_validate(meta["model"])
-    vision_config = AutoConfig.from_pretrained(folder / "vision")
-    vision = _vision_class(vision_config.model_type)._from_config(vision_config)
-    language = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(folder / "language"))
+    saved = ProjectorModelConfig.model_validate(meta["model"])
+    cfg = saved if cfg is None else check_same_model(saved, cfg, folder)
+    bases = meta.get("bases", [])
     tokenizer = AutoTokenizer.from_pretrained(folder)
+    vision = build_vision(saved) if saved.vision.pretrained else _vision_from(folder / "vision")
+    if saved.language.pretrained:
+        language = build_language(saved, tokenizer, quantize)
+    else:
+        language = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(folder / "language"))
     if len(tokenizer) > language.get_input_embeddings().num_embeddings:
         raise UserError(f"{folder}: tokenizer has more tokens than the saved language model")
-    model = assemble(cfg, vision, language, tokenizer, 0.0)
-    missing, unexpected = load_model(model, str(folder / "model.safetensors"), strict=False)
-    if missing or unexpected:
-        raise UserError(f"{folder}/model.safetensors: does not match the model (missing {missing[:3]}, unexpected {unexpected[:3]})")
+    if bases:
+        state = load_file(str(folder / "model.safetensors"))
+        for name, module in (("vision", vision), ("language", language)):
+            if name in bases:
+                _load_base(module, {k[len(name) + 1:]: v for k, v in state.items() if k.startswith(f"{name}.")},
+                           folder / "model.safetensors", name)
     from transformers import GenerationConfig
 
     language.generation_config = GenerationConfig.from_pretrained(folder / "language")
+    model = assemble(cfg, vision, language, tokenizer, label_smoothing)
+    model.projector.load_state_dict(load_file(str(folder / "projector.safetensors")))
+    for name, sub in ADAPTERS.items():
+        if (folder / sub).is_dir():
+            load_adapter(getattr(model, name), folder / sub)
     image_processor = AutoImageProcessor.from_pretrained(folder)
     processor = ProjectorProcessor(tokenizer, image_processor, cfg.image_token, meta["num_image_tokens"],
                                    cfg.placement, cfg.prefix, cfg.suffix)
-    return Built(model, processor, {"parameters": count_parameters(model)})
+    return Built(model, processor, {"parameters": count_parameters(model), "changed_bases": bases})
+
+
+def _vision_from(folder: Path) -> torch.nn.Module:
+    config = AutoConfig.from_pretrained(folder)
+    return _vision_class(config.model_type)._from_config(config)
+
+
+def _load_base(module: torch.nn.Module, state: dict[str, torch.Tensor], file: Path, name: str) -> None:
+    if any(getattr(p, "quant_state", None) is not None for p in module.parameters()):
+        raise UserError(f"{file}: holds trained {name} weights, which cannot be loaded into a 4-bit model; "
+                        f"drop model.{name}.quantization")
+    missing, unexpected = module.load_state_dict(state, strict=False)
+    if missing or unexpected:
+        raise UserError(f"{file}: {name} weights do not match the model (missing {missing[:3]}, unexpected {unexpected[:3]})")
+
+
+def check_same_model(saved: ProjectorModelConfig, cfg: ProjectorModelConfig, folder: Path) -> ProjectorModelConfig:
+    """`cfg` when it describes the saved model (see ProjectorModelConfig.differences_from); else a UserError."""
+    diff = cfg.differences_from(saved)
+    if diff:
+        raise UserError(f"init_from {folder.parent}: the experiment's model differs from that run's in "
+                        f"{', '.join(diff[:5])}; only freezing, LoRA dropout and new LoRA adapters may change")
+    return cfg
 
 
 def check(sample: Sample) -> str | None:

@@ -2,12 +2,44 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
 from plait.config.base import Strict
 from plait.models.components.config import Component, TokenizerConfig
+
+
+class LoraSpec(Strict):
+    """A LoRA adapter (peft) on chosen linear layers of a component; the base weights stay fixed."""
+
+    r: int = Field(16, ge=1)
+    """Rank of the low-rank update."""
+    alpha: float = Field(32.0, gt=0)
+    """Scaling numerator: the update is scaled by alpha / r."""
+    dropout: float = Field(0.05, ge=0.0, lt=1.0)
+    """Dropout on the adapter's input."""
+    target_modules: list[str] | Literal["all-linear"] = "all-linear"
+    """Names of the linear layers to adapt (e.g. [q_proj, v_proj]), or all-linear (every linear layer but the output head)."""
+
+    @model_validator(mode="after")
+    def _some_targets(self) -> "LoraSpec":
+        if isinstance(self.target_modules, list) and not self.target_modules:
+            raise ValueError("target_modules: give at least one layer name, or all-linear")
+        return self
+
+
+class QuantizationSpec(Strict):
+    """Load the checkpoint's linear layers in 4 bits with bitsandbytes (QLoRA); the output head stays full precision."""
+
+    bits: Literal[4] = 4
+    """Bits per weight."""
+    quant_type: Literal["nf4", "fp4"] = "nf4"
+    """nf4: normal-float 4-bit (QLoRA's); fp4: plain 4-bit float."""
+    double_quant: bool = True
+    """Quantize the quantization constants too (saves about 0.4 bits per weight)."""
+    compute_dtype: Literal["float32", "bfloat16", "float16"] = "float32"
+    """Dtype the 4-bit weights are dequantized to for matrix products."""
 
 
 class VisionConfig(Component):
@@ -23,6 +55,12 @@ class VisionConfig(Component):
     """Drop the first (class) token from patch features."""
     processor: str | None = None
     """Image processor checkpoint; defaults to `pretrained`, or to CLIP's normalisation at the config's image_size."""
+    cache_features: bool | Literal["auto"] = "auto"
+    """Compute the frozen encoder's outputs once, store them on disk under $PLAIT_CACHE/features (keyed by the
+    encoder's weights, these feature settings and each image's bytes) and read them back in later epochs and runs.
+    auto: only when that cannot change training (frozen encoder, no LoRA, no dropout); true: require it; false: off."""
+    lora: LoraSpec | None = None
+    """Train a LoRA adapter instead of the encoder's weights (the base stays fixed; `freeze` is then ignored)."""
 
 
 class ProjectorConfig(Strict):
@@ -40,6 +78,22 @@ class ProjectorConfig(Strict):
 
 class LanguageConfig(Component):
     """The causal language model: any transformers causal LM (Llama, Phi-3, Qwen2, GPT-2...)."""
+
+    lora: LoraSpec | None = None
+    """Train a LoRA adapter instead of the model's weights (the base stays fixed; `freeze` is then ignored)."""
+    quantization: QuantizationSpec | None = None
+    """Load the checkpoint in 4 bits (needs `pretrained`, and `lora` or `freeze: true`: 4-bit weights do not train)."""
+
+    @model_validator(mode="after")
+    def _quantized_needs_checkpoint(self) -> "LanguageConfig":
+        if self.quantization is None:
+            return self
+        if self.pretrained is None:
+            raise ValueError("quantization: 4-bit loading quantizes a checkpoint's weights; set `pretrained` "
+                             "(a checkpoint name or local folder) instead of `config`")
+        if self.lora is None and not self.freeze:
+            raise ValueError("quantization: 4-bit weights cannot be trained in full; add `lora` or set `freeze: true`")
+        return self
 
 
 class ProjectorModelConfig(Strict):
@@ -63,6 +117,53 @@ class ProjectorModelConfig(Strict):
     """Text after the image and before the prompt, with placement: between."""
     image_token: str = "<image>"
     """The placeholder token for the image."""
+    save_merged: bool = False
+    """Also write the model with its LoRA adapters merged, as `plait export --merge` does, to the run's model/merged/."""
+
+    def default_trainable(self) -> list[str]:
+        """The parts trained when the experiment has no stages: everything not frozen."""
+        parts = []
+        if not self.vision.freeze and self.vision.lora is None:
+            parts.append("vision")
+        if not self.projector.freeze:
+            parts.append("projector")
+        if not self.language.freeze and self.language.lora is None:
+            parts.append("language")
+        if self.vision.lora is not None or self.language.lora is not None:
+            parts.append("lora")
+        return parts
+
+    def trainable_problems(self, parts: list[str]) -> list[str]:
+        """Why a stage cannot train `parts` (vision, projector, language, lora), or nothing."""
+        problems = [f"unknown part {p!r}; parts: vision, projector, language, lora"
+                    for p in parts if p not in ("vision", "projector", "language", "lora")]
+        for name, component in (("vision", self.vision), ("language", self.language)):
+            if name in parts and component.lora is not None:
+                problems.append(f"`{name}` has a LoRA adapter, so its base weights stay fixed; train `lora` instead")
+            elif name in parts and component.freeze:
+                problems.append(f"`{name}` is frozen (model.{name}.freeze: true); set freeze: false to train it in a stage")
+        if "projector" in parts and self.projector.freeze:
+            problems.append("`projector` is frozen (model.projector.freeze: true)")
+        if "lora" in parts and self.vision.lora is None and self.language.lora is None:
+            problems.append("`lora` needs model.language.lora or model.vision.lora")
+        return problems
+
+    def differences_from(self, saved: "ProjectorModelConfig") -> list[str]:
+        """Fields (model.x.y) where this model is not `saved`'s, ignoring what continued training may change:
+        freezing, LoRA dropout, the tokenizer section (the saved tokenizer is used) and adapters `saved` lacks."""
+        def shape(cfg: ProjectorModelConfig) -> dict[str, Any]:
+            out = cfg.model_dump(mode="json", exclude={"tokenizer", "save_merged"})
+            for name in ("vision", "projector", "language"):
+                out[name].pop("freeze")
+                if out[name].get("lora"):
+                    out[name]["lora"].pop("dropout")
+            return out
+
+        mine, theirs = shape(self), shape(saved)
+        for name in ("vision", "language"):
+            if getattr(saved, name).lora is None:  # a new adapter starts from zero on the loaded weights
+                mine[name]["lora"] = None
+        return [f"model.{d}" for d in _differences(theirs, mine)]
 
     @model_validator(mode="after")
     def _tokenizer_source(self) -> "ProjectorModelConfig":
@@ -75,3 +176,9 @@ class ProjectorModelConfig(Strict):
         if self.placement == "placeholder" and (self.prefix or self.suffix):
             raise ValueError("prefix/suffix are used only with placement: between")
         return self
+
+
+def _differences(a: Any, b: Any, prefix: str = "") -> list[str]:
+    if isinstance(a, dict) and isinstance(b, dict):
+        return [d for k in sorted(set(a) | set(b)) for d in _differences(a.get(k), b.get(k), f"{prefix}{k}.")]
+    return [] if a == b else [prefix.rstrip(".")]

@@ -39,13 +39,31 @@ class ProjectorVLM(nn.Module):
 
     def gradient_checkpointing_enable(self) -> None:
         """Recompute the language model's (and encoder's) activations in the backward pass."""
+        # Reentrant checkpointing passes no gradient through blocks whose inputs need none, which leaves
+        # LoRA weights untrained when the embeddings are frozen; the non-reentrant kind does not.
         kwargs = {"gradient_checkpointing_kwargs": {"use_reentrant": False}}
         self.language.gradient_checkpointing_enable(**kwargs)
         if any(p.requires_grad for p in self.vision.parameters()):
             self.vision.gradient_checkpointing_enable(**kwargs)
 
-    def image_features(self, pixel_values: torch.Tensor) -> torch.Tensor:
-        """(batch, image tokens, LM hidden size)."""
+    def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
+        """Parameters by the part training stages name: vision, projector, language (base weights) and lora."""
+        groups: dict[str, list[nn.Parameter]] = {"vision": [], "projector": list(self.projector.parameters()),
+                                                 "language": [], "lora": []}
+        for part in ("vision", "language"):
+            for name, param in getattr(self, part).named_parameters():
+                groups["lora" if "lora_" in name else part].append(param)
+        return groups
+
+    def image_features(self, pixel_values: torch.Tensor | None = None,
+                       vision_features: torch.Tensor | None = None) -> torch.Tensor:
+        """(batch, image tokens, LM hidden size), from pixels or from precomputed encoder outputs."""
+        if vision_features is None:
+            vision_features = self.vision_features(pixel_values)
+        return self.projector(vision_features.to(next(self.projector.parameters()).dtype))
+
+    def vision_features(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        """The encoder's outputs before the projector: (batch, image tokens, encoder width)."""
         pixel_values = pixel_values.to(next(self.vision.parameters()).dtype)
         if self.feature == "pooled":
             out = self.vision(pixel_values=pixel_values)
@@ -56,18 +74,22 @@ class ProjectorVLM(nn.Module):
             feats = out.hidden_states[self.layer]
             if self.drop_cls:
                 feats = feats[:, 1:]
-        return self.projector(feats)
+        return feats
 
-    def embed(self, input_ids: torch.Tensor, pixel_values: torch.Tensor | None) -> torch.Tensor:
+    def embed(self, input_ids: torch.Tensor, pixel_values: torch.Tensor | None,
+              vision_features: torch.Tensor | None = None) -> torch.Tensor:
         """Token embeddings with image features scattered over the image-token positions."""
         is_image = input_ids == self.image_token_id
         embeds = self.language.get_input_embeddings()(input_ids.masked_fill(is_image, 0))
-        if pixel_values is None or not is_image.any():
+        if pixel_values is None and vision_features is None:
             return embeds
-        feats = self.image_features(pixel_values).to(embeds.dtype)
-        if feats.shape[0] * feats.shape[1] != int(is_image.sum()):
+        image_tokens = int(is_image.sum())  # the one host sync per step (on GPU), checked below
+        if image_tokens == 0:
+            return embeds
+        feats = self.image_features(pixel_values, vision_features).to(embeds.dtype)
+        if feats.shape[0] * feats.shape[1] != image_tokens:
             raise ValueError(
-                f"{int(is_image.sum())} image tokens in the batch but {feats.shape[0]}x{feats.shape[1]} image features"
+                f"{image_tokens} image tokens in the batch but {feats.shape[0]}x{feats.shape[1]} image features"
             )
         return embeds.masked_scatter(is_image[..., None].expand_as(embeds), feats)
 
@@ -77,9 +99,14 @@ class ProjectorVLM(nn.Module):
         attention_mask: torch.Tensor | None = None,
         pixel_values: torch.Tensor | None = None,
         labels: torch.Tensor | None = None,
+        vision_features: torch.Tensor | None = None,
+        position_ids: torch.Tensor | None = None,
     ) -> CausalLMOutputWithPast:
-        embeds = self.embed(input_ids, pixel_values)
-        out = self.language(inputs_embeds=embeds, attention_mask=attention_mask, use_cache=False)
+        # vision_features: cached encoder outputs (see feature_cache.py) in place of pixel_values;
+        # position_ids without attention_mask: a padding-free batch, sequences restart at 0 (see packing.py)
+        embeds = self.embed(input_ids, pixel_values, vision_features)
+        out = self.language(inputs_embeds=embeds, attention_mask=attention_mask, position_ids=position_ids,
+                            use_cache=False)
         loss = None
         if labels is not None:
             logits = out.logits[:, :-1].float()

@@ -17,9 +17,11 @@ class ProjectorProcessor:
 
     def __init__(
         self, tokenizer: Any, image_processor: Any, image_token: str, num_image_tokens: int,
-        placement: str = "placeholder", prefix: str = "", suffix: str = "",
+        placement: str = "placeholder", prefix: str = "", suffix: str = "", features: Any = None,
     ) -> None:
         self.tokenizer = tokenizer
+        # a FeatureCache (or None): training samples then carry the frozen encoder's stored outputs, not pixels
+        self.features = features
         self.image_processor = image_processor
         self.image_token = image_token
         self.image_token_id = tokenizer.convert_tokens_to_ids(image_token)
@@ -56,7 +58,21 @@ class ProjectorProcessor:
     def encode_train(self, sample: Sample) -> dict[str, Any]:
         prompt = self.prompt_ids(sample)
         target = self.target_ids(sample.target)
-        return {"input_ids": prompt + target, "labels": [-100] * len(prompt) + target, "pixel_values": self.pixels(sample)}
+        if self.features is not None and sample.media is not None:
+            images = {"pixel_values": None, "vision_features": self.features.get(sample.media)}
+        else:
+            images = {"pixel_values": self.pixels(sample)}
+        return {"input_ids": prompt + target, "labels": [-100] * len(prompt) + target, **images}
+
+    def prepare_training(self, samples: list[Sample]) -> int:
+        """Fill the feature cache for `samples` in batches (when there is one); return how many were computed."""
+        if self.features is None:
+            return 0
+        return self.features.fill(s.media for s in samples if s.media is not None)
+
+    def length(self, sample: Sample) -> int:
+        """Tokens of the encoded training sample (image tokens included), without loading its image."""
+        return len(self.prompt_ids(sample)) + len(self.target_ids(sample.target))
 
     def encode_prompt(self, sample: Sample) -> dict[str, Any]:
         return {"input_ids": self.prompt_ids(sample), "pixel_values": self.pixels(sample)}
@@ -70,6 +86,9 @@ class ProjectorProcessor:
         pixels = [b["pixel_values"] for b in batch if b["pixel_values"] is not None]
         if pixels:
             out["pixel_values"] = torch.stack(pixels)
+        features = [b["vision_features"] for b in batch if b.get("vision_features") is not None]
+        if features:
+            out["vision_features"] = torch.stack(features)
         return out
 
     def collate_prompts(self, batch: list[dict[str, Any]]) -> dict[str, torch.Tensor]:

@@ -1,0 +1,1 @@
+"""plait's benchmarks: `python -m benchmarks --help` (see benchmarks/README.md)."""

@@ -1,0 +1,1 @@
+"""Speed and memory measurement: a probe on training steps, a hand-written reference loop, FLOPs and MFU."""

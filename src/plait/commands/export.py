@@ -1,0 +1,39 @@
+"""plait export: a run's model as a folder that plain transformers loads (Llava layout, peft adapter apart)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from plait.errors import UserError
+
+NAME = "export"
+HELP = ("write a run's model as a transformers folder (LlavaForConditionalGeneration + processor; "
+        "a LoRA adapter stays apart for peft unless --merge)")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("run", help="run directory (with model/)")
+    parser.add_argument("--to", required=True, metavar="DIR", help="folder to create (must not exist yet)")
+    parser.add_argument("--merge", action="store_true",
+                        help="fold LoRA adapters into the weights (a 4-bit model is then exported in full precision)")
+
+
+def main(args: argparse.Namespace) -> int:
+    target = Path(args.to)
+    if target.exists():
+        raise UserError(f"--to {target}: already exists; give a folder that does not exist yet")
+    folder = Path(args.run) / "model"
+    if not (folder / "plait_model.json").is_file():
+        raise UserError(f"{args.run}: not a run directory with a saved model (no model/plait_model.json)")
+    family = json.loads((folder / "plait_model.json").read_text())["family"]
+    if family != "projector":
+        raise UserError(f"{args.run}: export supports the projector family, not {family}")
+    from plait.models.projector.export import export_model
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    record = export_model(folder, target, args.merge)
+    adapter = f", adapter in {target / record['adapter']}" if record["adapter"] else ""
+    print(f"{target}: {record['class']}{' (4-bit)' if record['quantized_4bit'] else ''}{adapter}")
+    return 0

@@ -1,0 +1,34 @@
+"""Feature sequences in .npy files: (frames, ...) arrays, e.g. keypoints or per-frame CLIP embeddings."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+
+def clip_frames(start_ms: float | None, end_ms: float | None, fps: float) -> tuple[int | None, int | None]:
+    """First and end frame of a clip given in milliseconds, rounded outwards as pose-format does."""
+    start = math.floor(start_ms / 1000 * fps) if start_ms is not None else None
+    end = math.ceil(end_ms / 1000 * fps) if end_ms is not None else None
+    return start, end
+
+
+def load_features(path: Path, start_ms: float | None = None, end_ms: float | None = None,
+                  fps: float | None = None) -> np.ndarray:
+    """A (frames, features) float32 array; trailing axes are flattened, a clip is cut when times are given."""
+    array = np.load(path, mmap_mode="r", allow_pickle=False)
+    if array.ndim == 1:
+        raise ValueError(f"a 1-D array of shape {array.shape} has no time axis")
+    if start_ms is not None or end_ms is not None:
+        if fps is None:
+            raise ValueError("cutting a clip by time needs the frame rate of .npy files")
+        start, end = clip_frames(start_ms, end_ms, fps)
+        array = array[start:end]
+    return np.array(array, dtype=np.float32).reshape(len(array), -1)  # a copy: the memory map is read-only
+
+
+def count_frames(path: Path) -> int:
+    """Frames in a .npy file, read from its header only."""
+    return int(np.load(path, mmap_mode="r", allow_pickle=False).shape[0])

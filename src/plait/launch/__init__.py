@@ -1,0 +1,1 @@
+"""Launchers: local processes (torchrun), SLURM (submitit) and Ray wrap the same `plait run`."""

@@ -1,0 +1,54 @@
+"""Send each experiment of `plait run` to its launcher, or say that this process runs them."""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+
+from rich.console import Console
+
+from plait.config.schema import Experiment
+from plait.errors import UserError
+from plait.launch.config import LaunchConfig
+from plait.launch.flags import child_arguments, launch_config
+from plait.launch.torchrun import Topology, launch, shared_run_dir
+
+console = Console(stderr=True)
+
+
+def in_this_process(plan: LaunchConfig) -> bool:
+    """Whether the plan is a plain single-process local run."""
+    return plan.launcher == "local" and plan.nproc == 1 and plan.nnodes == 1
+
+
+def launch_elsewhere(args: argparse.Namespace, experiments: list[Experiment]) -> int | None:
+    """Launch every experiment through its launcher and return the worst exit code; None: run them here."""
+    plans = [launch_config(args, exp.launch) for exp in experiments]
+    if all(in_this_process(plan) for plan in plans):
+        return None
+    if args.resume is not None and any(plan.launcher == "local" for plan in plans):
+        raise UserError("--resume with --nproc/--nnodes > 1: not supported yet; resume with one process "
+                        "(checkpoints are the same), or submit with --launcher slurm")
+    codes = []
+    for spec, exp, plan in zip(args.experiments, experiments, plans):
+        child = child_arguments(args, spec)
+        if plan.launcher == "slurm":
+            from plait.launch.slurm import submit_run
+
+            codes.append(submit_run(exp, plan, spec, args.overrides, args.resume, args.wait))
+        elif plan.launcher == "ray":
+            raise UserError("--launcher ray: give it to `plait sweep` (trials as Ray Tune trials); "
+                            "for one run use --launcher local or slurm")
+        elif in_this_process(plan):
+            codes.append(subprocess.run([sys.executable, "-m", "plait", *child], check=False).returncode)
+        else:
+            topology = Topology(plan.nproc, plan.nnodes, args.node_rank, args.rdzv_endpoint, args.rdzv_id)
+            run = shared_run_dir(exp.output_dir, exp.name, topology, args.dry_run)
+            console.print(f"[bold]plait[/] {exp.name}: {plan.nproc * plan.nnodes} processes under torchrun "
+                          f"into [cyan]{run.path}[/] (logs per rank: {run.path / 'logs'})")
+            code = launch(run, topology, child)
+            status = run.status()
+            print(f"{exp.name}: {status.get('state')} | {plan.nproc * plan.nnodes} processes | {run.path}")
+            codes.append(code)
+    return max(codes, default=0)

@@ -1,0 +1,109 @@
+"""Frozen-encoder outputs on disk: computed once, memory-mapped after, keyed by content.
+
+An entry's address is the hash of everything that decides its value: the encoder's weights and config,
+the feature settings (layer, pooled/patch, drop_cls), the input preprocessing, and the input file's
+bytes. A renamed file hits its entry; an edited file, a retrained encoder or another layer misses it.
+Entries are single .npy files written atomically, so sweeps and repeats share them safely.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import numpy as np
+import torch
+from torch import nn
+
+FORMAT = 1
+"""Bumped when the stored layout changes, so old entries are never misread."""
+
+
+def encoder_fingerprint(module: nn.Module, settings: dict[str, Any]) -> str:
+    """sha256 of the module's weights (names, dtypes, shapes, bytes) and the settings that shape its outputs."""
+    digest = hashlib.sha256(json.dumps({"format": FORMAT, **settings}, sort_keys=True, default=str).encode())
+    for name, tensor in sorted(module.state_dict().items()):
+        flat = tensor.detach().cpu().contiguous().reshape(-1)
+        digest.update(f"{name}|{flat.dtype}|{tuple(tensor.shape)}".encode())
+        digest.update(memoryview(flat.view(torch.uint8).numpy()))  # bf16 has no numpy dtype; its bytes do
+    return digest.hexdigest()
+
+
+_content_keys: dict[tuple[str, int, int], str] = {}
+
+
+def content_key(path: Path) -> str:
+    """sha256 of the file's bytes (remembered per path, size and mtime within the process)."""
+    stat = path.stat()
+    memo = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    if memo not in _content_keys:
+        _content_keys[memo] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return _content_keys[memo]
+
+
+def unsafe_reason(encoder: nn.Module) -> str | None:
+    """Why cached outputs could differ from recomputed ones during training, or None when they cannot."""
+    if any(p.requires_grad for p in encoder.parameters()):
+        return "the encoder has trainable weights (it is not frozen, or has a LoRA adapter)"
+    for name, module in encoder.named_modules():
+        if isinstance(module, nn.Dropout) and module.p > 0:
+            return f"the encoder has dropout ({name}, p={module.p}), so its training outputs are random"
+        if isinstance(module, nn.modules.batchnorm._BatchNorm):
+            return f"the encoder has batch norm ({name}), whose statistics change in training mode"
+    config = getattr(encoder, "config", None)
+    for key, value in (config.to_dict().items() if config is not None else ()):
+        if ("dropout" in key or "drop_path" in key) and isinstance(value, (int, float)) and value > 0:
+            return f"the encoder's config sets {key}={value}, so its training outputs are random"
+    return None
+
+
+class FeatureCache:
+    """Encoder outputs per input file, in `folder`; misses are computed with `encode` and stored."""
+
+    def __init__(self, folder: Path, encode: Callable[[list[Path]], torch.Tensor], batch_size: int = 32) -> None:
+        self.folder = Path(folder)
+        self.encode = encode
+        self.batch_size = batch_size
+
+    def entry(self, media: Path) -> Path:
+        """Where the outputs for `media` live (whether or not they exist yet)."""
+        key = content_key(media)
+        return self.folder / key[:2] / f"{key}.npy"
+
+    def get(self, media: Path) -> torch.Tensor:
+        """The stored outputs for `media`, computed first on a miss."""
+        entry = self.entry(media)
+        if not entry.exists():
+            self._store([media], [entry])
+        # copied out of the map: the collator stacks a batch into one tensor anyway
+        return torch.from_numpy(np.array(np.load(entry, mmap_mode="r", allow_pickle=False)))
+
+    def fill(self, media: Iterable[Path]) -> int:
+        """Compute and store, in batches, the outputs of every input not cached yet; return how many."""
+        missing: dict[Path, Path] = {}
+        for path in media:
+            entry = self.entry(path)
+            if not entry.exists():
+                missing.setdefault(entry, path)  # identical files are encoded once
+        entries = list(missing)
+        for start in range(0, len(entries), self.batch_size):
+            chunk = entries[start:start + self.batch_size]
+            self._store([missing[e] for e in chunk], chunk)
+        return len(entries)
+
+    def _store(self, media: list[Path], entries: list[Path]) -> None:
+        outputs = self.encode(media)
+        for entry, output in zip(entries, outputs):
+            entry.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=entry.parent, prefix=f".{entry.stem}.", suffix=".npy")
+            try:
+                with os.fdopen(fd, "wb") as f:
+                    np.save(f, output.detach().float().cpu().numpy(), allow_pickle=False)
+                os.replace(tmp, entry)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise

@@ -1,0 +1,106 @@
+"""Turns samples into the mapper family's tensors: frames, encoder-prompt ids, decoder ids and labels."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from plait.data.collate import mask, pad
+from plait.data.sample import Sample
+from plait.models.mapper.signal import SignalSettings, read_signal
+
+
+def pad_frames(frames: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """(batch, longest, features) right-padded with zeros, and its (batch, longest) mask."""
+    width = max(len(f) for f in frames)
+    out = torch.zeros(len(frames), width, frames[0].shape[-1])
+    valid = torch.zeros(len(frames), width, dtype=torch.long)
+    for i, f in enumerate(frames):
+        out[i, : len(f)] = f
+        valid[i, : len(f)] = 1
+    return out, valid
+
+
+class MapperProcessor:
+    """Tokenizer + signal reading settings + the decoder's start token."""
+
+    def __init__(self, tokenizer: Any, settings: SignalSettings, decoder_start_id: int, input_dim: int) -> None:
+        self.tokenizer = tokenizer
+        self.settings = settings
+        self.decoder_start_id = decoder_start_id
+        self.input_dim = input_dim
+        self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+
+    def _ids(self, text: str) -> list[int]:
+        return self.tokenizer(text, add_special_tokens=False)["input_ids"] if text else []
+
+    def frames(self, sample: Sample) -> torch.Tensor:
+        """The sample's (frames, features) tensor; a wrong feature size names the file."""
+        frames = torch.from_numpy(read_signal(sample, self.settings))
+        if frames.shape[-1] != self.input_dim:
+            raise ValueError(f"{sample.media}: {frames.shape[-1]} features per frame; the model takes {self.input_dim}")
+        return frames
+
+    def target_ids(self, text: str) -> list[int]:
+        """The target's tokens followed by EOS."""
+        return self._ids(text) + [self.tokenizer.eos_token_id]
+
+    def encode_prompt(self, sample: Sample) -> dict[str, Any]:
+        """Frames, encoder-prompt ids, and the decoder's start token + decoder prompt."""
+        return {"features": self.frames(sample), "prompt_ids": self._ids(sample.prompt),
+                "decoder_ids": [self.decoder_start_id] + self._ids(sample.decoder_prompt)}
+
+    def encode_train(self, sample: Sample) -> dict[str, Any]:
+        """Decoder input is start + decoder prompt + target; the forced prompt is not scored."""
+        encoded = self.encode_prompt(sample)
+        target = self.target_ids(sample.target)
+        prompt_len = len(encoded["decoder_ids"]) - 1
+        encoded["labels"] = [-100] * prompt_len + target
+        encoded["decoder_ids"] = encoded["decoder_ids"] + target[:-1]
+        return encoded
+
+    def _encoder(self, batch: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
+        features, feature_mask = pad_frames([b["features"] for b in batch])
+        prompts = [b["prompt_ids"] for b in batch]
+        return {"features": features, "feature_mask": feature_mask,
+                "prompt_ids": pad(prompts, self.pad_id, "left"), "prompt_mask": mask(prompts, "left")}
+
+    def collate(self, batch: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
+        """Training batch: decoder sequences right-padded."""
+        decoder = [b["decoder_ids"] for b in batch]
+        out = self._encoder(batch) | {"decoder_input_ids": pad(decoder, self.pad_id),
+                                      "decoder_attention_mask": mask(decoder)}
+        if "labels" in batch[0]:
+            out["labels"] = pad([b["labels"] for b in batch], -100)
+        return out
+
+    def collate_prompts(self, batch: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
+        """Generation batch: decoder prompts left-padded so generation continues every row at the same place."""
+        decoder = [b["decoder_ids"] for b in batch]
+        return self._encoder(batch) | {"decoder_input_ids": pad(decoder, self.pad_id, "left"),
+                                       "decoder_attention_mask": mask(decoder, "left")}
+
+    def decode(self, ids: torch.Tensor) -> list[str]:
+        """Generated ids to text, special tokens (tags included) dropped."""
+        return [t.strip() for t in self.tokenizer.batch_decode(ids, skip_special_tokens=True)]
+
+    def target_length(self, text: str) -> int:
+        """Tokens the decoder must produce for `text`, EOS included."""
+        return len(self.target_ids(text))
+
+    def save(self, folder: Path) -> None:
+        """The tokenizer, and the reading settings as JSON."""
+        self.tokenizer.save_pretrained(folder)
+        meta = {"signal": asdict(self.settings), "decoder_start_id": self.decoder_start_id,
+                "input_dim": self.input_dim}
+        (folder / "mapper_processor.json").write_text(json.dumps(meta, indent=2))
+
+    @classmethod
+    def load(cls, folder: Path, tokenizer: Any) -> MapperProcessor:
+        """The processor `save` wrote, around an already loaded tokenizer."""
+        meta = json.loads((folder / "mapper_processor.json").read_text())
+        return cls(tokenizer, SignalSettings(**meta["signal"]), meta["decoder_start_id"], meta["input_dim"])

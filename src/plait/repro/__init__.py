@@ -1,0 +1,1 @@
+"""Repeatability: repeated runs, and differences between runs (config, environment, weights, losses)."""

@@ -1,0 +1,1 @@
+"""Hyper-parameter sweeps: search spaces, Optuna backend, workers that run trials as ordinary runs."""

@@ -1,0 +1,119 @@
+"""Who runs which trial: claiming the next trial, and finding trials whose worker died.
+
+Every trial takes one of the sweep's `n_trials` slots, except a trial whose worker died and that was
+queued again (its retry takes the slot). Claims and reaping happen under one file lock in the sweep
+folder, so parallel workers never start more trials than asked, and a dead trial is retried once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import socket
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import optuna
+import psutil
+from optuna.trial import TrialState
+
+from plait.runs.rundir import now
+from plait.sweep.trial import trial_runs
+
+WORKER = "plait_worker"
+"""{host, pid, created}: the process that runs the trial."""
+HEARTBEAT = "plait_heartbeat"
+"""Unix time the worker last reported; how a trial on another host is known to be alive."""
+RETRY_OF = "plait_retry_of"
+"""On a retry: the number of the trial whose worker died."""
+OUTCOME = "plait_outcome"
+"""Why a trial failed: 'worker died' or the error."""
+RUNS = "plait_runs"
+"""The trial's run directories."""
+DIED = "worker died"
+
+
+def worker_identity() -> dict[str, Any]:
+    """This process, as recorded on the trials it runs."""
+    return {"host": socket.gethostname(), "pid": psutil.Process().pid, "created": psutil.Process().create_time()}
+
+
+def is_alive(worker: dict[str, Any]) -> bool:
+    """Whether a worker on this host still runs (a reused pid or a zombie does not count)."""
+    try:
+        process = psutil.Process(worker["pid"])
+        return process.status() != psutil.STATUS_ZOMBIE and abs(process.create_time() - worker["created"]) < 1.0
+    except psutil.NoSuchProcess:
+        return False
+
+
+@contextlib.contextmanager
+def locked(folder: Path) -> Iterator[None]:
+    """Hold the sweep's claim lock (released by the OS if the holder dies)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / "claim.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def is_dead(trial: optuna.trial.FrozenTrial, stale_after_s: float) -> bool:
+    """A running trial whose worker is gone; call under the lock (a claim there always records its worker)."""
+    worker = trial.user_attrs.get(WORKER)
+    if worker is None:
+        return True  # asked but never claimed: its worker died inside the lock
+    if worker["host"] == socket.gethostname():
+        return not is_alive(worker)
+    return time.time() - trial.user_attrs.get(HEARTBEAT, 0.0) > stale_after_s
+
+
+def reap(study: optuna.Study, stale_after_s: float, runs_dir: Path) -> list[int]:
+    """Mark trials of dead workers failed and queue one retry each with the same parameters; return their numbers."""
+    trials = study.get_trials(deepcopy=False)
+    retried = {t.user_attrs[RETRY_OF] for t in trials if RETRY_OF in t.user_attrs}
+    dead = [t for t in trials if t.state == TrialState.RUNNING and is_dead(t, stale_after_s)]
+    for trial in dead:
+        # queue the retry before failing the trial, so a reaper dying in between leaves nothing unretried
+        if trial.number not in retried and RETRY_OF not in trial.user_attrs and trial.params:
+            study.enqueue_trial(trial.params, user_attrs={RETRY_OF: trial.number}, skip_if_exists=False)
+        handle = optuna.trial.Trial(study, trial._trial_id)
+        handle.set_user_attr(OUTCOME, DIED)
+        study.tell(trial.number, state=TrialState.FAIL)
+        for run in trial_runs(runs_dir, study.study_name, trial.number):
+            if run.status().get("state") == "running":
+                run.update_status(state="failed", error="the sweep worker running it died", finished=now())
+    return [t.number for t in dead]
+
+
+def counted(trials: list[optuna.trial.FrozenTrial]) -> list[optuna.trial.FrozenTrial]:
+    """Trials that take a slot: all but those replaced by a retry, and those whose worker died before they began."""
+    replaced = {t.user_attrs[RETRY_OF] for t in trials if RETRY_OF in t.user_attrs}
+    return [t for t in trials if t.number not in replaced
+            and not (t.state == TrialState.FAIL and t.user_attrs.get(OUTCOME) == DIED and not t.params)]
+
+
+def claim(study: optuna.Study, n_trials: int, folder: Path, stale_after_s: float, runs_dir: Path,
+          suggest: Callable[[optuna.Trial], dict[str, Any]]) -> tuple[optuna.Trial, dict[str, Any]] | None:
+    """The next trial for this worker (a queued retry first) and its parameters, or None when every slot is taken."""
+    with locked(folder):
+        reap(study, stale_after_s, runs_dir)
+        trials = study.get_trials(deepcopy=False)
+        waiting = any(t.state == TrialState.WAITING for t in trials)
+        if not waiting and len(counted(trials)) >= n_trials:
+            return None
+        trial = study.ask()
+        params = suggest(trial)
+        trial.set_user_attr(HEARTBEAT, time.time())
+        trial.set_user_attr(WORKER, worker_identity())
+        return trial, params
+
+
+def counts(study: optuna.Study) -> dict[str, int]:
+    """Trials that take a slot, by state ('complete', 'pruned', 'fail', 'running', 'waiting')."""
+    found: dict[str, int] = {}
+    for t in counted(study.get_trials(deepcopy=False)):
+        found[t.state.name.lower()] = found.get(t.state.name.lower(), 0) + 1
+    return found

@@ -1,0 +1,96 @@
+"""Sweep workers: each claims trials until every slot is taken; several run as separate processes."""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import threading
+import time
+from multiprocessing.connection import wait
+from typing import Any, Iterator
+
+import optuna
+from optuna.trial import TrialState
+
+from plait.sweep import ledger
+from plait.sweep.space import Space, suggest
+from plait.sweep.trial import TrialPlan, run_trial
+from plait.train.callbacks import Pruned
+
+
+@contextlib.contextmanager
+def heartbeat(trial: optuna.Trial, every_s: float) -> Iterator[None]:
+    """Record that this worker is alive every `every_s` seconds while the block runs."""
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(every_s):
+            with contextlib.suppress(Exception):  # a missed beat only delays, never breaks, the trial
+                trial.set_user_attr(ledger.HEARTBEAT, time.time())
+
+    thread = threading.Thread(target=beat, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+def pruning_hook(trial: optuna.Trial, metric: str) -> Any:
+    """Report each in-training validation value to Optuna and stop the run when the pruner says so."""
+
+    def on_validation(step: int, values: dict[str, float]) -> None:
+        if metric not in values:
+            return
+        trial.report(float(values[metric]), step)
+        if trial.should_prune():
+            raise Pruned(step)
+
+    return on_validation
+
+
+def work(study: optuna.Study, plan: TrialPlan, space: Space, n_trials: int, stale_after_s: float,
+         prune: bool) -> int:
+    """Claim and run trials until none is left; return how many this worker ran."""
+    folder = plan.runs_dir.parent
+    done = 0
+    while True:
+        claimed = ledger.claim(study, n_trials, folder, stale_after_s, plan.runs_dir, lambda t: suggest(t, space))
+        if claimed is None:
+            return done
+        trial, params = claimed
+        with heartbeat(trial, min(60.0, stale_after_s / 4)):
+            outcome = run_trial(plan, trial.number, params, pruning_hook(trial, plan.metric) if prune else None)
+        trial.set_user_attr(ledger.RUNS, outcome.runs)
+        if outcome.state == "complete":
+            trial.set_user_attr("values", outcome.values)
+            study.tell(trial, outcome.value)
+        elif outcome.state == "pruned":
+            study.tell(trial, state=TrialState.PRUNED)
+        else:
+            trial.set_user_attr(ledger.OUTCOME, outcome.error)
+            study.tell(trial, state=TrialState.FAIL)
+        done += 1
+
+
+def worker_main(run_sweep: Any, args: tuple[Any, ...], threads: int) -> None:
+    """Entry point of a worker process (spawned: nothing of the parent's torch state is shared)."""
+    import torch
+
+    torch.set_num_threads(threads)  # N workers share the cores instead of each taking all of them
+    run_sweep(*args)
+
+
+def launch(count: int, target: Any, args: tuple[Any, ...], threads: int) -> list[int]:
+    """Run `count` worker processes to the end; return their exit codes (negative: killed by that signal)."""
+    context = multiprocessing.get_context("spawn")
+    processes = [context.Process(target=worker_main, args=(target, args, threads), name=f"plait-sweep-{i}")
+                 for i in range(count)]
+    for process in processes:
+        process.start()
+    pending = {p.sentinel: p for p in processes}
+    while pending:
+        for sentinel in wait(list(pending)):
+            pending.pop(sentinel).join()  # joined at once, so a dead worker is no zombie that looks alive
+    return [p.exitcode for p in processes]

@@ -1,0 +1,94 @@
+"""Staged training: parts of the model trained in turn, each stage with its own optimisation, in one run."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+from pydantic import Field, field_validator
+
+from plait.config.base import Strict
+from plait.data.sample import Sample
+from plait.models.components.freezing import apply_trainable
+from plait.models.family import Built
+from plait.runs.rundir import RunDir
+from plait.train.config import TrainConfig
+
+if TYPE_CHECKING:
+    from plait.train.loop import TrainResult
+
+
+class StageConfig(Strict):
+    """One stage: which parts train, and how (the experiment's `train` with this stage's keys replacing its own)."""
+
+    name: str
+    """Stage name, recorded in metrics.jsonl and status.json (letters, digits, '.', '_', '-')."""
+    trainable: list[str] = Field(min_length=1)
+    """Parts trained in this stage (projector family: vision, projector, language, lora); the rest stay fixed."""
+    train: TrainConfig = TrainConfig()
+    """Optimisation of this stage: every key given replaces the experiment's `train` key of the same name."""
+
+    @field_validator("name")
+    @classmethod
+    def _safe_name(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", value):
+            raise ValueError("use letters, digits, '.', '_' and '-' (it names a folder)")
+        return value
+
+
+def resolve_stage_train(data: Any) -> Any:
+    """Before validation: each stage's `train` becomes the experiment's `train` with the stage's keys on top."""
+    if not isinstance(data, dict) or not isinstance(data.get("stages"), list):
+        return data
+    base = data.get("train") or {}
+    if not isinstance(base, dict):
+        return data
+    stages = [
+        {**stage, "train": {**base, **(stage.get("train") or {})}} if isinstance(stage, dict) else stage
+        for stage in data["stages"]
+    ]
+    return {**data, "stages": stages}
+
+
+def archive_checkpoints(run: RunDir, stage: str) -> None:
+    """Move a finished stage's checkpoints to checkpoints/<stage>/, so the next stage's step numbers are its own."""
+    steps = [p for p in run.checkpoints.glob("step-*") if p.is_dir()] if run.checkpoints.is_dir() else []
+    if not steps:
+        return
+    target = run.checkpoints / stage
+    target.mkdir(parents=True, exist_ok=True)
+    for path in steps:
+        shutil.move(str(path), str(target / path.name))
+
+
+def train_stages(
+    stages: list[StageConfig], run: RunDir, built: Built, train_samples: list[Sample], seed: int,
+    evaluate: Callable[[], dict[str, float]], resume_from: Path | None = None, first: int = 0,
+    progress: bool = True, on_validation: Callable[[int, dict[str, float]], None] | None = None,
+) -> TrainResult:
+    """Train each stage from `first` in turn; `resume_from` is a checkpoint of stage `first`."""
+    from plait.train.loop import train  # the Trainer stack loads only when training, not when validating configs
+
+    groups = built.model.parameter_groups
+    result = None
+    history = run.status().get("stages", [])[:first]
+    for index in range(first, len(stages)):
+        stage = stages[index]
+        resuming = index == first and resume_from is not None
+        if index > 0 and not resuming:
+            archive_checkpoints(run, stages[index - 1].name)
+        count = apply_trainable(built.model, groups(), stage.trainable)
+        run.update_status(stage=stage.name, stage_index=index, step=0 if not resuming else run.status().get("step", 0))
+        run.log({"step": 0, "split": "event", "event": "stage", "stage": stage.name, "index": index,
+                 "trainable": stage.trainable, "trainable_parameters": count})
+        result = train(stage.train, run, built, train_samples, seed, evaluate,
+                       resume_from=resume_from if resuming else None, progress=progress, stage=stage.name,
+                       on_validation=on_validation)
+        history.append({"name": stage.name, "trainable": stage.trainable, "trainable_parameters": count,
+                        "steps": result.steps, "preempted": result.preempted})
+        run.update_status(stages=history)
+        if result.preempted:
+            break
+    return result

@@ -1,0 +1,66 @@
+"""`plait run EXP --nproc 2`: two gloo processes under torchrun, one run directory written by rank 0,
+and the loss curve of a single process with the same global batch."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from plait.cli import main
+from plait.runs import atomic
+from plait.runs.rundir import find_runs
+from tests.tiny import write_experiment
+
+# every caption has the same number of target tokens, so each rank's mean loss is the global mean
+# and two half batches average to exactly the gradient of the whole batch
+CAPTIONS = {"data.source.task": "caption", "train.max_steps": 4, "train.log_every": 1, "eval.splits": ["test"],
+            "data.source.test_size": 4}
+
+
+def train_curve(run):
+    return [(r["step"], r["loss"], r["grad_norm"]) for r in atomic.read_jsonl(run.metrics) if r.get("split") == "train"]
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("torchrun")
+    ddp = write_experiment(folder, "ddp", **CAPTIONS, **{"train.batch_size": 4})
+    single = write_experiment(folder, "single", **CAPTIONS, **{"train.batch_size": 8})
+    proc = subprocess.Popen([sys.executable, "-m", "plait", "run", str(ddp), "--nproc", "2", "--no-progress"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert main(["run", str(single), "--no-progress"]) == 0  # meanwhile, in this process
+    log, _ = proc.communicate(timeout=300)
+    assert proc.returncode == 0, log[-3000:]
+    (ddp_run,) = find_runs([folder / "runs" / "ddp"])
+    (single_run,) = find_runs([folder / "runs" / "single"])
+    return ddp_run, single_run, log
+
+
+def test_two_ranks_one_run_directory_written_by_rank_0(runs):
+    ddp, _, log = runs
+    assert "rank 0/2" in log and "rank 1/2" in log
+    assert [p.name for p in ddp.path.parent.iterdir()] == [ddp.name]
+    status = ddp.status()
+    assert status["state"] == "finished" and status["step"] == 4
+    assert status["launcher"] == {"kind": "torchrun", "nproc_per_node": 2, "nnodes": 1, "world_size": 2}
+    assert (ddp.model / "model.safetensors").exists() and ddp.eval_result("test") is not None
+    assert len([r for r in atomic.read_jsonl(ddp.metrics) if r.get("event") == "built"]) == 1  # rank 0 alone logs
+    rank_logs = sorted(p.parent.name for p in (ddp.path / "logs").rglob("stderr.log"))
+    assert rank_logs == ["0", "1"]
+
+
+def test_loss_curve_matches_single_process_with_same_global_batch(runs):
+    ddp, single, _ = runs
+    ours, theirs = train_curve(ddp), train_curve(single)
+    assert [s for s, _, _ in ours] == [s for s, _, _ in theirs] == [1, 2, 3, 4]
+    for (_, loss, norm), (_, ref_loss, ref_norm) in zip(ours, theirs):
+        assert loss == pytest.approx(ref_loss, rel=1e-5) and norm == pytest.approx(ref_norm, rel=1e-4)
+
+
+def test_multi_node_needs_a_rendezvous(tmp_path, capsys):
+    spec = write_experiment(tmp_path, "nodes")
+    assert main(["run", str(spec), "--nnodes", "2"]) == 2
+    assert "--rdzv-endpoint" in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists()

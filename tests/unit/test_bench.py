@@ -1,0 +1,96 @@
+"""The benchmark harness's parts: FLOPs and MFU arithmetic, the step probe, the reference loop, the report."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from plait.bench.flops import Part, forward_flops, mfu, passes, peak_flops, step_flops
+from plait.bench.probe import Probe, describe_batch
+from plait.bench.reference import reference_train
+from plait.bench.report import append, medians, table
+
+
+def test_forward_and_step_flops_follow_the_palm_convention():
+    lm = Part(params=1000, tokens=10, passes=3, layers=2, width=8, context=5)
+    assert forward_flops(lm) == (2 * 1000 + 4 * 2 * 8 * 5) * 10
+    encoder = Part(params=500, tokens=4, passes=1)
+    assert step_flops([lm, encoder]) == 3 * forward_flops(lm) + 2 * 500 * 4
+    assert [passes(True, False), passes(False, True), passes(False, False)] == [3, 2, 1]
+
+
+def test_mfu_and_peaks():
+    assert mfu(flops_per_step=2e12, seconds_per_step=0.5, peak=8e12) == pytest.approx(0.5)
+    with pytest.raises(ValueError):
+        mfu(1.0, 0.0, 1.0)
+    assert peak_flops("NVIDIA H100 80GB HBM3", "bf16") == 989.4e12
+    assert peak_flops("NVIDIA H100 PCIe", "bf16") == 756e12  # the PCIe card, not the SXM figure
+    assert peak_flops("NVIDIA H200", "fp32") == 66.9e12
+    assert peak_flops("Some GPU", "bf16") is None
+
+
+def test_describe_batch_counts_real_tokens_and_packed_sequences():
+    padded = {"input_ids": torch.zeros(2, 5, dtype=torch.long),
+              "attention_mask": torch.tensor([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]]), "pixel_values": torch.zeros(2, 3)}
+    record = describe_batch(4, padded)
+    assert (record.step, int(record.tokens), record.padded_tokens, record.samples, record.images) == (4, 8, 10, 2, 2)
+    flat = {"input_ids": torch.zeros(1, 8, dtype=torch.long), "position_ids": torch.tensor([[0, 1, 2, 0, 1, 0, 1, 2]]),
+            "vision_features": torch.zeros(3, 2, 2)}
+    record = describe_batch(0, flat)
+    assert (int(record.tokens), record.padded_tokens, int(record.samples), record.images) == (8, 8, 3, 3)
+
+
+class Tiny(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.linear = torch.nn.Linear(3, 1)
+
+    def forward(self, input_ids, attention_mask, labels):
+        return type("Out", (), {"loss": ((self.linear(input_ids.float()) - labels) ** 2).mean()})()
+
+
+def batches(n):
+    return [{"input_ids": torch.ones(2, 3), "attention_mask": torch.tensor([[1, 1, 0], [1, 1, 1]]),
+             "labels": torch.zeros(2, 1)} for _ in range(n)]
+
+
+def test_reference_loop_cycles_the_data_and_the_probe_times_each_step():
+    torch.manual_seed(0)
+    model = Tiny()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
+    with Probe(model) as probe:
+        losses = reference_train(model, batches(3), optimizer, scheduler, steps=4, grad_accum=2)
+    assert len(losses) == 4 and losses[-1] < losses[0]
+    assert len(probe.ends) == len(probe.begins) == 4 and len(probe.batches) == 8  # 2 forward calls per step
+    assert [b.step for b in probe.batches] == [0, 0, 1, 1, 2, 2, 3, 3]
+    figures = probe.summary(warmup=1)
+    assert figures["steps"] == 3 and figures["padding"] == pytest.approx(1 / 6)
+    assert figures["tokens_per_s"] == pytest.approx(6 * 5 / figures["seconds"])
+    assert figures["samples_per_s"] == pytest.approx(6 * 2 / figures["seconds"])
+    assert figures["step_ms"] >= figures["compute_ms"] > 0 and figures["peak_rss_mib"] > 0
+    assert len(probe.epoch_seconds(2)) == 2
+    with pytest.raises(ValueError, match="warmup"):
+        probe.summary(warmup=4)
+
+
+def test_probe_stops_listening_on_exit():
+    model = Tiny()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    with Probe(model) as probe:
+        pass
+    model(**batches(1)[0]).loss.backward()
+    optimizer.step()
+    assert probe.begins == [] and probe.ends == []
+
+
+def test_table_medians_and_append(tmp_path):
+    rows = {"plait": medians([{"step_ms": 10.0, "padding": 0.5}, {"step_ms": 30.0, "padding": 0.5},
+                              {"step_ms": 12.0, "padding": 0.5}])}
+    text = table(rows, {"plait": {"ratio": "1.02"}})
+    assert text.splitlines()[0] == "|  | step ms | padding | ratio |"  # only the columns every row has
+    assert text.splitlines()[2] == "| plait | 12.0 | 50.0% | 1.02 |"
+    results = tmp_path / "RESULTS.md"
+    append(results, "### one\n")
+    append(results, "### two\n")
+    assert results.read_text() == "# Benchmark results\n\n### one\n### two\n"
