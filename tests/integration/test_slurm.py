@@ -8,6 +8,7 @@ import signal
 import time
 
 import pytest
+import yaml
 import torch
 from safetensors.torch import load_file
 
@@ -22,7 +23,8 @@ from tests.tiny import write_experiment
 
 STEPS = 12
 SETTINGS = {"train.max_steps": -1, "train.epochs": 2, "train.batch_size": 4, "train.grad_accum": 2,
-            "train.save_every": -1, "train.log_every": 1, "model.language.config.attention_dropout": 0.2, "eval.splits": []}
+            "train.save_every": -1, "train.log_every": 1, "model.language.config.attention_dropout": 0.2,
+            "eval.splits": []}
 
 
 def train_losses(run):
@@ -76,3 +78,23 @@ def test_bad_sbatch_flag_names_the_flag(tmp_path, capsys):
     assert main(["run", str(spec), "--launcher", "slurm", "--sbatch", "constraint"]) == 2
     assert "--sbatch constraint: expected KEY=VALUE" in capsys.readouterr().err
     assert not (tmp_path / "runs").exists()  # nothing half-written
+
+
+def test_sweep_workers_run_as_a_job_array(tmp_path, monkeypatch):
+    from plait.launch.sweep import sweep_on_slurm
+    from plait.sweep import backend, ledger
+    from plait.sweep.load import load_sweep
+
+    monkeypatch.setenv(CLUSTER_ENV, "local")
+    write_experiment(tmp_path, "tiny", **{"train.max_steps": 2, "data.source.train_size": 16,
+                                          "data.source.validation_size": 4, "data.source.test_size": 4})
+    path = tmp_path / "array.yaml"
+    path.write_text(yaml.safe_dump({"experiment": "tiny.yaml", "output_dir": str(tmp_path / "sweeps"),
+                                    "space": {"train.lr": [1e-3, 2e-3]}, "sampler": {"kind": "grid"}}))
+    cfg = load_sweep(path)
+    (job,) = sweep_on_slurm(cfg, [], str(path), SlurmConfig(array_parallelism=1), workers=1, resume=False)
+    job.result()
+    study = backend.load_study(cfg, str(path))
+    assert ledger.counts(study) == {"complete": 2}
+    runs = find_runs([backend.sweep_dir(cfg) / "runs"])
+    assert sorted(r.status()["tags"]["trial"] for r in runs) == ["0", "1"]

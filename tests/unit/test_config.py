@@ -17,7 +17,7 @@ def test_quickstart_resolves_every_default():
     exp = load_experiment("experiments/quickstart.yaml")
     assert exp.name == "quickstart"
     dumped = exp.model_dump(mode="json")
-    assert dumped["train"]["schedule"] == {"warmup_steps": 50, "kind": "cosine", "min_lr_ratio": 0.0}
+    assert dumped["train"]["schedule"] == {"warmup_steps": 100, "kind": "cosine", "min_lr_ratio": 0.0}
     assert dumped["eval"]["num_beams"] == 1
     assert dumped["model"]["vision"]["layer"] == -1
 

@@ -9,8 +9,8 @@ from pydantic import ValidationError
 from safetensors.torch import load_file
 from torch.testing import assert_close
 
-from plait.config.schema import Experiment
 from plait.config.load import format_errors
+from plait.config.schema import Experiment
 from plait.errors import UserError
 from plait.models.family import get_family
 from plait.pipeline import prepare_data

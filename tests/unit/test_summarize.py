@@ -86,7 +86,7 @@ def test_summary_numbers_are_the_run_directories_numbers(out):
         assert row["test exact_match mean"] == pytest.approx(statistics.fmean(scores) - 5.0)
     first, second = table.iloc[0], table.iloc[1]
     assert (first["runs"], first["finished"], first["step min"], first["step max"]) == (5, 3, 10, 20)
-    assert first["flag"] == "3/5 finished (1 failed, 1 pruned); statistics over finished runs only"
+    assert first["flag"] == "1 failed, 1 pruned: left out of the statistics"
     assert pd.isna(second["flag"]) and second["best"] == "*" and pd.isna(first["best"])
     per_run = pd.read_csv(out / "runs.csv")
     assert len(per_run) == 8 and per_run["best"].fillna("").tolist().count("*") == 1
@@ -94,7 +94,7 @@ def test_summary_numbers_are_the_run_directories_numbers(out):
     assert best_run["validation exact_match"] == 70.0 and best_run["seed"] == 0
     unfinished = per_run[per_run["state"] != "finished"]
     assert sorted(unfinished["state"]) == ["failed", "pruned"] and unfinished["validation exact_match"].isna().all()
-    assert (unfinished["step"] == 10).all() and unfinished["flag"].str.contains("not in any statistic").all()
+    assert (unfinished["step"] == 10).all() and unfinished["flag"].str.contains("left out of the statistics").all()
 
 
 def test_markdown_latex_and_plots(out):

@@ -12,6 +12,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run", metavar="RUN", help="run directory (runs/<experiment>/<run-id>)")
     parser.add_argument("--image", "--media", dest="media", metavar="PATH",
                         help="attach this image (or feature / pose file) from the start")
+    parser.add_argument("--decoder-prompt", default="", metavar="TEXT",
+                        help="text the decoder starts from, for encoder-decoder families (e.g. __en__)")
     parser.add_argument("--max-new-tokens", type=int, metavar="N",
                         help="most tokens per answer (default: what the run's evaluation used)")
     parser.add_argument("--temperature", type=float, default=0.0, help="0 = greedy (default); > 0 samples")
@@ -34,7 +36,7 @@ def main(args: argparse.Namespace) -> int:
     loaded = LoadedRun(args.run)
     settings = Settings(max_new_tokens=args.max_new_tokens or loaded.default_max_new_tokens(),
                         temperature=args.temperature, top_p=args.top_p, num_beams=args.beams)
-    session = Session(loaded, settings)
+    session = Session(loaded, settings, decoder_prompt=args.decoder_prompt)
     if args.media:
         session.attach(args.media)
     Chat(session, lambda: make_transcriber(args.asr)).loop()

@@ -1,4 +1,4 @@
-"""plait export: a run's model as a folder that plain transformers loads (Llava layout, peft adapter apart)."""
+"""plait export: a run's model as a folder that plain transformers loads (peft for an unmerged adapter)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from pathlib import Path
 from plait.errors import UserError
 
 NAME = "export"
-HELP = ("write a run's model as a transformers folder (LlavaForConditionalGeneration + processor; "
-        "a LoRA adapter stays apart for peft unless --merge)")
+HELP = ("write a run's model as a folder plain transformers loads: LlavaForConditionalGeneration when Llava "
+        "can express it, else remote code (trust_remote_code=True), with a processor; a LoRA adapter stays apart "
+        "for peft unless --merge")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -25,6 +25,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--prompt-field", default="prompt", help="prompt column (default prompt)")
     parser.add_argument("--reference-field", default="target",
                         help="reference column, copied to the output when present (default target)")
+    parser.add_argument("--decoder-prompt-field", default="decoder_prompt",
+                        help="decoder-prompt column, used when present (encoder-decoder families; default decoder_prompt)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
@@ -37,7 +39,8 @@ def main(args: argparse.Namespace) -> int:
                         ("--max-new-tokens", args.max_new_tokens)):
         if value is not None and value < 1:
             raise UserError(f"{flag}: {value} is not allowed; use an integer >= 1")
-    fields = Fields(args.id_field, args.media_field, args.prompt_field, args.reference_field)
+    fields = Fields(args.id_field, args.media_field, args.prompt_field, args.reference_field,
+                    args.decoder_prompt_field)
     samples, has_reference = read_prompts(args.data, fields)
     loaded = LoadedRun(args.run)
     check_media(loaded, samples, args.data)

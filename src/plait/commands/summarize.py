@@ -37,10 +37,12 @@ def main(args: argparse.Namespace) -> int:
     out = args.out or default_out(args.roots)
     summary = summarize(args.roots, out, args.metrics, args.split, args.dry_runs)
     table = Table(title=f"{len(summary.records)} runs, {len(summary.groups)} configurations; "
-                        f"ranked by {summary.rank.label}")
-    for column in summary.display.columns:
-        table.add_column(str(column))
-    for _, row in summary.display.iterrows():
+                        f"ranked by {summary.rank.label} (all metrics: summary.md)")
+    shown = ["best", *summary.keys, "runs", "stopped at step", f"{summary.rank.label} (mean ± std)",
+             f"{summary.rank.label} max", "flag"]
+    for column in shown:
+        table.add_column(column.replace(" (mean ± std)", " mean ± std"))
+    for _, row in summary.display[shown].iterrows():
         table.add_row(*["" if value is None else str(value) for value in row.tolist()])
     console = Console()
     console.print(table)

@@ -13,7 +13,7 @@ HELP = "search hyper-parameters of an experiment (grid, random or TPE via Optuna
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("sweep", metavar="SWEEP", help="sweep YAML (see experiments/sweeps/)")
     parser.add_argument("--workers", type=int, default=1, metavar="N",
-                        help="trials run at once, each in its own process (default 1: in this process)")
+                        help="trials run at once: this process and N-1 spawned ones, each its own trial (default 1)")
     parser.add_argument("--resume", action="store_true",
                         help="continue a killed sweep: finished trials are kept, trials of dead workers are "
                              "marked failed and retried once with the same parameters")
@@ -48,11 +48,14 @@ def main(args: argparse.Namespace) -> int:
     cfg = load_sweep(args.sweep, sweep_set)
     if args.launcher == "slurm":
         from plait.launch.config import SlurmConfig
+        from plait.sweep import backend
         from plait.launch.sweep import sweep_on_slurm
 
         jobs = sweep_on_slurm(cfg, exp_set, args.sweep, SlurmConfig(array_parallelism=args.array_parallelism),
                               args.workers, args.resume)
-        Console().print(f"{cfg.name}: submitted workers as jobs {', '.join(jobs)}; follow with plait ls")
+        ids = ", ".join(str(job.job_id) for job in jobs)
+        Console().print(f"{cfg.name}: submitted {len(jobs)} workers as jobs {ids}; follow with plait ls "
+                        f"{backend.sweep_dir(cfg)}")
         return 0
     if args.launcher == "ray":
         from plait.launch.config import RayConfig

@@ -12,12 +12,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
-
 from plait.errors import UserError
 from plait.launch.config import RayConfig
 
-console = Console(stderr=True)
 FORWARDED_ENV = ("PLAIT_", "HF_", "TRANSFORMERS_", "TOKENIZERS_")
 """Environment variables the driver hands to Ray's workers (cache folders, offline switches)."""
 
@@ -83,13 +80,17 @@ def one_trial(config: dict[str, Any], sweep: dict[str, Any], where: str, plan: A
 
 def connect(address: str | None) -> None:
     """Join the Ray cluster at `address` (None: a local Ray instance)."""
-    import ray
+    try:
+        import ray
+    except ImportError:
+        raise UserError("--launcher ray needs ray[tune]: pip install 'plait[cluster]'") from None
 
     env = {k: v for k, v in os.environ.items() if k.startswith(FORWARDED_ENV)}
     try:
         ray.init(address=address, runtime_env={"env_vars": env}, log_to_driver=False, ignore_reinit_error=True)
     except ConnectionError as err:
-        raise UserError(f"--address {address}: no Ray cluster there ({err}); start one with `ray start --head`") from None
+        raise UserError(f"--address {address}: no Ray cluster there ({err}); "
+                        "start one with `ray start --head`") from None
 
 
 def run_trials(sweep: dict[str, Any], where: str, plan: Any, n_trials: int, ray_cfg: RayConfig,

@@ -32,7 +32,10 @@ console = Console(stderr=True)
 
 def make_executor(folder: Path, name: str, slurm: SlurmConfig) -> Any:
     """A submitit executor with the SLURM resources of `slurm` (logs and pickles under `folder`)."""
-    import submitit
+    try:
+        import submitit
+    except ImportError:
+        raise UserError("--launcher slurm needs submitit: pip install 'plait[cluster]'") from None
 
     cluster = os.environ.get(CLUSTER_ENV, "slurm")
     if cluster not in ("slurm", "local"):

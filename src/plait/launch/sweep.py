@@ -38,8 +38,8 @@ def sweep_on_ray(cfg: Any, exp_overrides: list[str], where: str, ray_cfg: RayCon
 
 
 def sweep_on_slurm(cfg: Any, exp_overrides: list[str], where: str, slurm: SlurmConfig, workers: int,
-                   resume: bool) -> list[str]:
-    """Submit `workers` sweep workers as one job array (at most slurm.array_parallelism at once); return job ids."""
+                   resume: bool) -> list[Any]:
+    """Submit `workers` sweep workers as one job array (at most slurm.array_parallelism at once); return the jobs."""
     from plait.launch.slurm import make_executor
     from plait.sweep import backend
     from plait.sweep.runner import run_workers
@@ -48,4 +48,4 @@ def sweep_on_slurm(cfg: Any, exp_overrides: list[str], where: str, slurm: SlurmC
     executor = make_executor(backend.sweep_dir(cfg) / "slurm", cfg.name, slurm)
     config = cfg.model_dump(mode="json")
     jobs = executor.map_array(run_workers, [config] * workers, [exp_overrides] * workers, [where] * workers)
-    return [str(job.job_id) for job in jobs]
+    return list(jobs)

@@ -76,9 +76,7 @@ class Group:
         if not states:
             return ""
         others = ", ".join(f"{n} {s}" for s, n in sorted(states.items()))
-        if finished == 0:
-            return f"no finished run ({others})"
-        return f"{finished}/{len(self.runs)} finished ({others}); statistics over finished runs only"
+        return f"{others}: left out of the statistics" + ("; no finished run" if finished == 0 else "")
 
 
 def sort_key(value: Any) -> tuple[int, Any]:
@@ -120,7 +118,7 @@ def runs_frame(groups: list[Group], keys: list[str], columns: list[Column], rank
         row |= {k: _cell(run.config.get(k)) for k in keys}
         row |= {"seed": run.seed, "state": run.state, "step": run.step, "epoch": run.epoch}
         row |= {c.label: c.value(run) for c in columns}
-        row["flag"] = "" if run.state == "finished" else f"{run.state}: not in any statistic"
+        row["flag"] = "" if run.state == "finished" else f"{run.state}: left out of the statistics"
         rows.append(row)
     return pd.DataFrame(rows)
 

@@ -123,6 +123,7 @@ def build_app(runs: list[LoadedRun], transcriber: Callable[[], Transcriber]) -> 
                     top_p = gr.Slider(0.05, 1, value=defaults.top_p, step=0.05, label="top p")
                     beams = gr.Slider(1, 8, value=defaults.num_beams, step=1, label="beams (> 1: no streaming)")
                     history = gr.Slider(0, 10, value=defaults.history, step=1, label="earlier turns in the prompt")
+                    decoder_prompt = gr.Textbox(label="decoder prompt (encoder-decoder families, e.g. __en__)")
 
         def on_media(path: str, sessions: list[Session] | None, *chats: list) -> tuple:
             sessions = sessions or new_sessions(runs)
@@ -149,7 +150,7 @@ def build_app(runs: list[LoadedRun], transcriber: Callable[[], Transcriber]) -> 
             return text, f"heard ({name}): “{text}”, edit it if needed, then Send"
 
         def on_send(text: str, sessions: list[Session] | None, new_tokens: float, temp: float, p: float,
-                    width: float, turns: float, *chats: list) -> Iterator[tuple]:
+                    width: float, turns: float, start: str | None, *chats: list) -> Iterator[tuple]:
             sessions = sessions or new_sessions(runs)
             chats = [list(c or []) for c in chats]
             if not text.strip():
@@ -160,6 +161,8 @@ def build_app(runs: list[LoadedRun], transcriber: Callable[[], Transcriber]) -> 
             except UserError as err:
                 yield (text, sessions, f"settings: {err}", *chats)
                 return
+            for session in sessions:
+                session.decoder_prompt = (start or "").strip()
             for current in answer_all(sessions, text, settings, chats):
                 yield ("", sessions, "", *current)
 
@@ -171,7 +174,7 @@ def build_app(runs: list[LoadedRun], transcriber: Callable[[], Transcriber]) -> 
         media.upload(on_media, [media, state, *chatbots], [state, notice, media, *chatbots])
         media.clear(on_detach, [state], [state, notice])
         audio.change(on_audio, [audio], [question, notice])
-        inputs = [question, state, max_new, temperature, top_p, beams, history, *chatbots]
+        inputs = [question, state, max_new, temperature, top_p, beams, history, decoder_prompt, *chatbots]
         send.click(on_send, inputs, [question, state, notice, *chatbots])
         question.submit(on_send, inputs, [question, state, notice, *chatbots])
         clear.click(on_clear, [state], [state, media, notice, *chatbots])

@@ -22,6 +22,7 @@ HELP = """commands:
   /beams N              beam-search width (beams > 1 answer whole, not streamed)
   /max_new_tokens N     most tokens per answer
   /history N            earlier turns kept in the prompt
+  /decoder_prompt TEXT  text the decoder starts from (encoder-decoder families; nothing = none)
   /settings             show the settings
   /reset                forget the conversation and the attached file
   /quit                 leave (Ctrl-D too)
@@ -89,10 +90,14 @@ class Chat:
                 raise UserError(f"{name}: give a value, e.g. {name} {getattr(self.session.settings, field)}")
             self.session.settings = self.session.settings.replace(field, arg)
             self.say(f"{field} = {getattr(self.session.settings, field)}")
+        elif name == "/decoder_prompt":
+            self.session.decoder_prompt = arg
+            self.say(f"decoder prompt = {arg!r}")
         elif name == "/settings":
             settings = self.session.settings
             media = self.session.media or "none"
-            self.say(", ".join(f"{k} = {v}" for k, v in vars(settings).items()) + f"; media = {media}")
+            self.say(", ".join(f"{k} = {v}" for k, v in vars(settings).items()) + f"; media = {media}"
+                     + (f"; decoder prompt = {self.session.decoder_prompt!r}" if self.session.decoder_prompt else ""))
         elif name == "/reset":
             self.session.reset()
             self.say("conversation and attached file forgotten")
@@ -121,3 +126,5 @@ class Chat:
                 self.say(f"error: {err}")
             except KeyboardInterrupt:
                 self.say("\n(interrupted)")
+            except (ValueError, OSError, RuntimeError) as err:  # e.g. a family that needs media got none
+                self.say(f"\nerror: {err}")

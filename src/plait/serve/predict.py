@@ -23,6 +23,8 @@ class Fields:
     media: str = "image"
     prompt: str = "prompt"
     reference: str = "target"
+    decoder_prompt: str = "decoder_prompt"
+    """Used when the manifest has it (encoder-decoder families)."""
 
 
 def read_prompts(path: Path, fields: Fields) -> tuple[list[Sample], bool]:
@@ -40,7 +42,8 @@ def read_prompts(path: Path, fields: Fields) -> tuple[list[Sample], bool]:
         if media:
             media = Path(media) if Path(media).is_absolute() else path.parent / media
         samples.append(Sample(id=str(row.get(fields.id, i)), prompt=str(row.get(fields.prompt) or ""),
-                              target=str(row.get(fields.reference) or ""), media=media or None))
+                              target=str(row.get(fields.reference) or ""), media=media or None,
+                              decoder_prompt=str(row.get(fields.decoder_prompt) or "")))
     return samples, has_reference
 
 

@@ -188,6 +188,8 @@ class Session:
     loaded: LoadedRun
     settings: Settings = field(default_factory=Settings)
     media: Path | None = None
+    decoder_prompt: str = ""
+    """Text the decoder starts from, for encoder-decoder families (e.g. a target-language tag)."""
     turns: list[Turn] = field(default_factory=list)
     last_prompt: str | None = None
     """The prompt text of the latest question, exactly as given to the processor."""
@@ -223,7 +225,8 @@ class Session:
 
     def sample(self, prompt: str) -> Sample:
         """A prompt-only sample with the attached media."""
-        return Sample(id=f"turn-{len(self.turns) + 1}", prompt=prompt, target="", media=self.media)
+        return Sample(id=f"turn-{len(self.turns) + 1}", prompt=prompt, target="", media=self.media,
+                      decoder_prompt=self.decoder_prompt)
 
     def ask(self, question: str) -> Iterator[str]:
         """Stream the answer to `question`; the turn is kept once the answer is complete."""

@@ -83,12 +83,14 @@ def worker_main(run_sweep: Any, args: tuple[Any, ...], threads: int) -> None:
 
 
 def launch(count: int, target: Any, args: tuple[Any, ...], threads: int) -> list[int]:
-    """Run `count` worker processes to the end; return their exit codes (negative: killed by that signal)."""
+    """Run `count` workers to the end: this process and count - 1 spawned ones; return the spawned ones' exit
+    codes (negative: killed by that signal)."""
     context = multiprocessing.get_context("spawn")
     processes = [context.Process(target=worker_main, args=(target, args, threads), name=f"plait-sweep-{i}")
-                 for i in range(count)]
+                 for i in range(1, count)]
     for process in processes:
         process.start()
+    worker_main(target, args, threads)
     pending = {p.sentinel: p for p in processes}
     while pending:
         for sentinel in wait(list(pending)):

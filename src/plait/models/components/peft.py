@@ -32,6 +32,11 @@ def prepare_quantized(model: nn.Module) -> nn.Module:
     """peft's k-bit preparation (freeze, norms in fp32); checkpointing is left to the family model."""
     from peft import prepare_model_for_kbit_training
 
+    for module in model.modules():
+        # On CPUs with AVX512-BF16, bitsandbytes repacks 4-bit weights for inference at the first eval-mode,
+        # no-grad forward (an evaluation) and keeps them so: later training steps then get no gradient at all.
+        if hasattr(module, "support_avx512bf16_for_cpu"):
+            module.support_avx512bf16_for_cpu = False
     return prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
 
 
@@ -104,7 +109,3 @@ def base_state(module: nn.Module) -> dict[str, torch.Tensor]:
     inner = module.get_base_model() if hasattr(module, "get_base_model") else module
     return {k.replace(".base_layer.", "."): v for k, v in inner.state_dict().items() if not is_lora(k)}
 
-
-def merged(module: nn.Module) -> nn.Module:
-    """The base model with the adapter folded into its weights (peft's merge_and_unload)."""
-    return module.merge_and_unload() if hasattr(module, "merge_and_unload") else module

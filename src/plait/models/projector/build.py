@@ -16,6 +16,7 @@ from transformers import (
     AutoTokenizer,
     CLIPImageProcessorPil,
     CLIPVisionModelWithProjection,
+    GenerationConfig,
     SiglipVisionModel,
 )
 
@@ -25,7 +26,13 @@ from plait.errors import UserError
 from plait.models.components.freezing import apply_trainable, count_parameters
 from plait.models.components.loading import load_pretrained, make_config
 from plait.models.components.peft import (
-    add_lora, base_state, bnb_config, is_lora, load_adapter, prepare_quantized, save_adapter,
+    add_lora,
+    base_state,
+    bnb_config,
+    is_lora,
+    load_adapter,
+    prepare_quantized,
+    save_adapter,
 )
 from plait.models.components.projector import MLPProjector
 from plait.models.components.tokenizer import train_tokenizer
@@ -104,8 +111,8 @@ def build_language(cfg: ProjectorModelConfig, tokenizer: Any, quantize: bool = T
         model.resize_token_embeddings(len(tokenizer), mean_resizing=False)
         # New rows (the image token) start at the mean row, so a frozen checkpoint rebuilds identically on reload.
         with torch.no_grad():
-            for table in {id(t): t for t in (model.get_input_embeddings().weight,
-                                             model.get_output_embeddings().weight)}.values():
+            tables = (model.get_input_embeddings(), model.get_output_embeddings())
+            for table in {id(t.weight): t.weight for t in tables if t is not None}.values():
                 table[old:] = table[:old].mean(0)
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     model.generation_config.eos_token_id = tokenizer.eos_token_id
@@ -211,7 +218,7 @@ def save(built: Built, cfg: ProjectorModelConfig, folder: Path) -> None:
 
 def load(folder: Path, cfg: ProjectorModelConfig | None = None, quantize: bool = True,
          label_smoothing: float = 0.0) -> Built:
-    """Rebuild `save`'s model offline; with `cfg` (init_from), train it as `cfg` says; quantize=False loads 4-bit parts in full."""
+    """Rebuild `save`'s model offline; `cfg` (init_from) sets what trains; quantize=False loads 4-bit parts in full."""
     meta = json.loads((folder / "plait_model.json").read_text())
     saved = ProjectorModelConfig.model_validate(meta["model"])
     cfg = saved if cfg is None else check_same_model(saved, cfg, folder)
@@ -230,17 +237,17 @@ def load(folder: Path, cfg: ProjectorModelConfig | None = None, quantize: bool =
             if name in bases:
                 _load_base(module, {k[len(name) + 1:]: v for k, v in state.items() if k.startswith(f"{name}.")},
                            folder / "model.safetensors", name)
-    from transformers import GenerationConfig
-
     language.generation_config = GenerationConfig.from_pretrained(folder / "language")
+    training = cfg is not saved
     model = assemble(cfg, vision, language, tokenizer, label_smoothing)
     model.projector.load_state_dict(load_file(str(folder / "projector.safetensors")))
     for name, sub in ADAPTERS.items():
         if (folder / sub).is_dir():
             load_adapter(getattr(model, name), folder / sub)
     image_processor = AutoImageProcessor.from_pretrained(folder)
+    features = feature_cache(cfg.vision.cache_features, model, image_processor) if training else None
     processor = ProjectorProcessor(tokenizer, image_processor, cfg.image_token, meta["num_image_tokens"],
-                                   cfg.placement, cfg.prefix, cfg.suffix)
+                                   cfg.placement, cfg.prefix, cfg.suffix, features=features)
     return Built(model, processor, {"parameters": count_parameters(model), "changed_bases": bases})
 
 

@@ -75,7 +75,6 @@ def lora_targets_regex(module_names: list[str], prefix: str) -> str:
     return rf"{prefix.replace('.', chr(92) + '.')}\..*\.({'|'.join(leaves)})"
 
 
-@torch.no_grad()
 def rename_adapter(state: dict[str, torch.Tensor], lm_prefix: str, llava_prefix: str) -> dict[str, torch.Tensor]:
     """peft adapter keys of a causal LM (base_model.model.<lm_prefix>...) renamed for the LM inside Llava."""
     out = {}
