@@ -126,5 +126,9 @@ def test_metric_and_split_choices_and_errors(runs, tmp_path):
         summarize([runs], tmp_path / "x", metrics=["rouge"])
     with pytest.raises(UserError, match="no run directories"):
         summarize([tmp_path / "out"], tmp_path / "y")
+    dry = write_run(tmp_path / "dry", "d", 1e-3, 0, 0, "finished", 50.0)
+    (dry / "status.json").write_text(json.dumps({"state": "finished", "dry_run": True}))
+    with pytest.raises(UserError, match=r"but dry runs \(add --dry-runs\)"):
+        summarize([tmp_path / "dry"], tmp_path / "y")
     assert main(["summarize", str(tmp_path / "missing")]) == 2
     assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()

@@ -30,7 +30,8 @@ def journal_study(folder, sampler=None):
     from optuna.storages.journal import JournalFileBackend
 
     storage = JournalStorage(JournalFileBackend(str(folder / "journal.log")))
-    return optuna.create_study(study_name="s", storage=storage, sampler=sampler or optuna.samplers.RandomSampler(0))
+    return optuna.create_study(study_name="s", storage=storage, sampler=sampler or optuna.samplers.RandomSampler(0),
+                               load_if_exists=True)
 
 
 def claim(study, folder, n_trials=3):
@@ -118,3 +119,16 @@ def test_pruning_hook_reports_and_raises_pruned(tmp_path):
     with pytest.raises(Pruned) as stop:
         hook(20, {"exact_match": 40.0, "loss": 1.0})
     assert stop.value.step == 20 and trial.storage.get_trial(trial._trial_id).intermediate_values == {10: 60.0, 20: 40.0}
+
+
+def test_parallel_workers_with_one_seed_draw_different_points_reproducibly(tmp_path):
+    def two_workers(folder):
+        first, second = journal_study(folder), journal_study(folder)  # two processes' views of one study
+        return [ledger.claim(study, 4, folder, 600, folder / "runs", lambda t: suggest(t, SPACE),
+                             lambda n: optuna.samplers.RandomSampler(seed=7 + n))[1] for study in (first, second)]
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    drawn = two_workers(tmp_path / "a")
+    assert drawn[0]["train.lr"] != drawn[1]["train.lr"]
+    assert two_workers(tmp_path / "b") == drawn

@@ -13,7 +13,7 @@ HELP = "search hyper-parameters of an experiment (grid, random or TPE via Optuna
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("sweep", metavar="SWEEP", help="sweep YAML (see experiments/sweeps/)")
     parser.add_argument("--workers", type=int, default=1, metavar="N",
-                        help="trials run at once: this process and N-1 spawned ones, each its own trial (default 1)")
+                        help="trials run at once, each worker its own process (default 1: in this process)")
     parser.add_argument("--resume", action="store_true",
                         help="continue a killed sweep: finished trials are kept, trials of dead workers are "
                              "marked failed and retried once with the same parameters")

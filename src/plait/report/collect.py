@@ -74,17 +74,22 @@ def read_run(run: RunDir) -> RunRecord:
     )
 
 
-def collect(roots: list[str | Path], dry_runs: bool = False) -> list[RunRecord]:
-    """Every run directory under `roots` (dry runs only when asked), in path order."""
+def collect(roots: list[str | Path], dry_runs: bool = False) -> tuple[list[RunRecord], list[str]]:
+    """Every run directory under `roots` (dry runs only when asked), in path order, and notes on what was left out."""
     missing = [str(r) for r in roots if not Path(r).exists()]
     if missing:
         raise UserError(f"RUNS_OR_SWEEP: not found: {', '.join(missing)}")
-    records = [read_run(run) for run in find_runs(roots) if run.config.exists()]
-    records = [r for r in records if dry_runs or not atomic.read_json(r.path / "status.json", {}).get("dry_run")]
+    found = find_runs(roots)
+    unwritten = [run for run in found if not run.config.exists()]
+    dry = [run for run in found if run.config.exists() and run.is_dry_run and not dry_runs]
+    records = [read_run(run) for run in found if run not in unwritten and run not in dry]
     if not records:
         raise UserError(f"RUNS_OR_SWEEP: no run directories (with config.yaml and status.json) under "
-                        f"{', '.join(str(r) for r in roots)}")
-    return records
+                        f"{', '.join(str(r) for r in roots)}" + (" but dry runs (add --dry-runs)" if dry else ""))
+    notes = [f"{len(unwritten)} run director{'y' if len(unwritten) == 1 else 'ies'} without config.yaml left out "
+             f"(died before writing it): {', '.join(r.name for r in unwritten)}"] if unwritten else []
+    notes += [f"{len(dry)} dry run(s) left out (--dry-runs to include them)"] if dry else []
+    return records, notes
 
 
 def shown(value: Any) -> str:

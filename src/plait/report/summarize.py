@@ -58,11 +58,10 @@ def is_sweep(records: list[RunRecord]) -> bool:
 def summarize(roots: list[str | Path], out: Path, metrics: list[str] | None = None, split: str | None = None,
               dry_runs: bool = False) -> Summary:
     """Read the runs under `roots` and write tables and plots into `out`; the result does not depend on root order."""
-    records = collect(roots, dry_runs)
+    records, notes = collect(roots, dry_runs)
     keys = varying_keys(records)
     columns, rank = choose_columns(records, metrics, split)
     groups = group_runs(records, keys)
-    notes: list[str] = []
     outputs: dict[str, Any] = {}
     frames = {"runs": runs_frame(groups, keys, columns, rank), "summary": summary_frame(groups, keys, columns, rank)}
     display = display_frame(groups, keys, columns, rank)

@@ -43,15 +43,20 @@ def storage(cfg: SweepConfig) -> Any:
     return JournalStorage(JournalFileBackend(str(path), lock_obj=JournalFileOpenLock(str(path))))
 
 
-def sampler(cfg: SweepConfig, where: str) -> Any:
-    """The Optuna sampler for cfg.sampler."""
+def sampler(cfg: SweepConfig, where: str, number: int = 0) -> Any:
+    """The Optuna sampler for cfg.sampler, seeded for trial `number`.
+
+    Random draws are seeded per trial (seed + number): parallel workers with one seed would otherwise draw
+    the same points, and a one-worker sweep stays reproducible. The grid's seed only orders the grid, which
+    every worker must share.
+    """
     samplers = optuna.samplers
     kind = cfg.sampler
     if kind.kind == "grid":
         return KeepGoingGrid(grid_values(cfg.space, where), seed=kind.seed)
     if kind.kind == "random":
-        return samplers.RandomSampler(seed=kind.seed)
-    return samplers.TPESampler(seed=kind.seed, n_startup_trials=kind.n_startup_trials,
+        return samplers.RandomSampler(seed=kind.seed + number)
+    return samplers.TPESampler(seed=kind.seed + number, n_startup_trials=kind.n_startup_trials,
                                multivariate=kind.multivariate, constant_liar=kind.constant_liar)
 
 
@@ -70,9 +75,9 @@ def pruner(cfg: SweepConfig) -> Any:
 
 
 def fingerprint(cfg: SweepConfig, exp_overrides: list[str]) -> str:
-    """What must not change between a sweep and its resumption (the search, not the bookkeeping)."""
+    """What must not change between a sweep and its resumption: the search (n_trials may grow, to extend it)."""
     keep = cfg.model_dump(mode="json", include={"experiment", "overrides", "space", "sampler", "pruner", "metric",
-                                                 "split", "direction", "n_trials", "seeds"})
+                                                 "split", "direction", "seeds"})
     return json.dumps({**keep, "set": exp_overrides}, sort_keys=True)
 
 

@@ -96,14 +96,20 @@ def counted(trials: list[optuna.trial.FrozenTrial]) -> list[optuna.trial.FrozenT
 
 
 def claim(study: optuna.Study, n_trials: int, folder: Path, stale_after_s: float, runs_dir: Path,
-          suggest: Callable[[optuna.Trial], dict[str, Any]]) -> tuple[optuna.Trial, dict[str, Any]] | None:
-    """The next trial for this worker (a queued retry first) and its parameters, or None when every slot is taken."""
+          suggest: Callable[[optuna.Trial], dict[str, Any]],
+          sampler_for: Callable[[int], Any] | None = None) -> tuple[optuna.Trial, dict[str, Any]] | None:
+    """The next trial for this worker (a queued retry first) and its parameters, or None when every slot is taken.
+
+    `sampler_for(number)` gives the sampler for the trial about to be numbered `number` (seeded by it).
+    """
     with locked(folder):
         reap(study, stale_after_s, runs_dir)
         trials = study.get_trials(deepcopy=False)
         waiting = any(t.state == TrialState.WAITING for t in trials)
         if not waiting and len(counted(trials)) >= n_trials:
             return None
+        if sampler_for is not None:
+            study.sampler = sampler_for(len(trials))  # under the lock, the next trial gets exactly this number
         trial = study.ask()
         params = suggest(trial)
         trial.set_user_attr(HEARTBEAT, time.time())

@@ -54,22 +54,10 @@ def format_errors(err: ValidationError, source: str) -> list[str]:
     """One line per problem: file, dotted field (union tags left out), and what is allowed."""
     lines = []
     for e in err.errors():
-        model: type[BaseModel] | None = SweepConfig
-        path: list[str] = []
-        for part in e["loc"]:
-            if model is not None and part in model.model_fields:
-                annotation = model.model_fields[part].annotation
-                model = annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
-                path.append(str(part))
-            elif model is None and part in _TAGGED:
-                model = _TAGGED[part]
-            else:
-                path.append(str(part))
-                model = None
+        owner, path = _walk(e["loc"])
         field = ".".join(path) or "(top level)"
         if e["type"] == "extra_forbidden":
-            parent = _owner(e["loc"])
-            valid = ", ".join(sorted(parent.model_fields)) if parent else "?"
+            valid = ", ".join(sorted(owner.model_fields)) if owner else "?"
             lines.append(f"{source}: {field}: unknown key; valid keys here: {valid}")
         elif e["type"] == "missing":
             lines.append(f"{source}: {field}: required but missing")
@@ -80,15 +68,22 @@ def format_errors(err: ValidationError, source: str) -> list[str]:
     return lines
 
 
-def _owner(loc: tuple[Any, ...]) -> type[BaseModel] | None:
+def _walk(loc: tuple[Any, ...]) -> tuple[type[BaseModel] | None, list[str]]:
+    """The model that owns the last part of an error location, and the location without union tags."""
     model: type[BaseModel] | None = SweepConfig
-    for part in loc[:-1]:
+    owner, path = model, []
+    for part in loc:
+        owner = model
         if model is not None and part in model.model_fields:
             annotation = model.model_fields[part].annotation
             model = annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
-        elif part in _TAGGED:
-            model = _TAGGED[part]
-    return model
+            path.append(str(part))
+        elif model is None and part in _TAGGED:
+            model = _TAGGED[part]  # the tag pydantic puts in the location of a discriminated union member
+        else:
+            path.append(str(part))  # a key of a mapping (a searched config key)
+            model = None
+    return owner, path
 
 
 def objective_metric(cfg: SweepConfig, exp: Experiment) -> tuple[str, str]:

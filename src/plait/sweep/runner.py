@@ -47,7 +47,8 @@ def run_workers(config: dict[str, Any], exp_overrides: list[str], where: str) ->
     cfg = SweepConfig.model_validate(config)
     plan, _ = plan_for(cfg, exp_overrides, where)
     study = backend.load_study(cfg, where)
-    work(study, plan, cfg.space, trial_count(cfg, where), cfg.stale_after_s, cfg.pruner.kind != "none")
+    work(study, plan, cfg.space, trial_count(cfg, where), cfg.stale_after_s, cfg.pruner.kind != "none",
+         lambda number: backend.sampler(cfg, where, number))
 
 
 def run_sweep(cfg: SweepConfig, exp_overrides: list[str], where: str, workers: int = 1,
@@ -74,11 +75,11 @@ def run_sweep(cfg: SweepConfig, exp_overrides: list[str], where: str, workers: i
         run_workers(config, exp_overrides, where)
     else:
         codes = launch(workers, run_workers, (config, exp_overrides, where), max(1, (os.cpu_count() or 1) // workers))
-    died = [i + 1 for i, code in enumerate(codes) if code != 0]
+    died = [i for i, code in enumerate(codes) if code != 0]
     if died:
         with ledger.locked(folder):
             ledger.reap(study, cfg.stale_after_s, plan.runs_dir)
-        console.print(f"[yellow]workers {died} exited with codes {[codes[i - 1] for i in died]}[/]; "
+        console.print(f"[yellow]workers {died} exited with codes {[codes[i] for i in died]}[/]; "
                       f"`plait sweep {where} --resume` retries what they left")
     return SweepResult(ledger.counts(study), n_trials, best_trial(study), codes)
 

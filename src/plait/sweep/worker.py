@@ -7,7 +7,7 @@ import multiprocessing
 import threading
 import time
 from multiprocessing.connection import wait
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import optuna
 from optuna.trial import TrialState
@@ -51,12 +51,13 @@ def pruning_hook(trial: optuna.Trial, metric: str) -> Any:
 
 
 def work(study: optuna.Study, plan: TrialPlan, space: Space, n_trials: int, stale_after_s: float,
-         prune: bool) -> int:
+         prune: bool, sampler_for: Callable[[int], Any] | None = None) -> int:
     """Claim and run trials until none is left; return how many this worker ran."""
     folder = plan.runs_dir.parent
     done = 0
     while True:
-        claimed = ledger.claim(study, n_trials, folder, stale_after_s, plan.runs_dir, lambda t: suggest(t, space))
+        claimed = ledger.claim(study, n_trials, folder, stale_after_s, plan.runs_dir, lambda t: suggest(t, space),
+                               sampler_for)
         if claimed is None:
             return done
         trial, params = claimed
@@ -83,14 +84,13 @@ def worker_main(run_sweep: Any, args: tuple[Any, ...], threads: int) -> None:
 
 
 def launch(count: int, target: Any, args: tuple[Any, ...], threads: int) -> list[int]:
-    """Run `count` workers to the end: this process and count - 1 spawned ones; return the spawned ones' exit
-    codes (negative: killed by that signal)."""
+    """Run `count` worker processes to the end; return their exit codes (negative: killed by that signal).
+    This process only watches: a worker's death is reported, never shared."""
     context = multiprocessing.get_context("spawn")
     processes = [context.Process(target=worker_main, args=(target, args, threads), name=f"plait-sweep-{i}")
-                 for i in range(1, count)]
+                 for i in range(count)]
     for process in processes:
         process.start()
-    worker_main(target, args, threads)
     pending = {p.sentinel: p for p in processes}
     while pending:
         for sentinel in wait(list(pending)):

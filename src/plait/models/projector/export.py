@@ -9,19 +9,19 @@ in adapter/ for peft, with its base in 4 bits when the run trained on a 4-bit mo
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from safetensors.torch import save_file
 from torch import nn
 
-from plait.errors import UserError
 from plait.models.components.peft import adapter_state, bnb_config, lora_module_names
 from plait.models.projector.build import load
 from plait.models.projector.config import ProjectorModelConfig
-from plait.models.projector.llava import llava_misfit, llava_processor, lora_targets_regex, rename_adapter, to_llava
+from plait.models.projector.llava import llava_misfit, llava_processor, to_llava
 
 ADAPTER = "adapter"
 """Sub-folder of an export that holds the unmerged LoRA adapter."""
@@ -42,7 +42,8 @@ def export_model(folder: Path, target: Path, merge: bool) -> dict[str, Any]:
     else:
         language = model.language.merge_and_unload() if cfg.language.lora else model.language
     llava = llava_misfit(cfg) is None
-    lm_at = "model.language_model" if llava else f"vlm.language.{language.base_model_prefix}"
+    # where the language model's modules sit in the exported model: Llava splits off the head
+    lm_at = ("model.language_model", "") if llava else (f"vlm.language.{language.base_model_prefix}", "vlm.language.")
     quantized = keep_adapter and cfg.language.quantization is not None
     n_image = built.processor.num_image_tokens
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=f".{target.name}.") as tmp:
@@ -60,9 +61,11 @@ def export_model(folder: Path, target: Path, merge: bool) -> dict[str, Any]:
         patch = vision.config.patch_size if cfg.vision.feature == "patch" else _image_side(built.processor)
         llava_processor(built.processor.image_processor, tokenizer, patch, cfg, n_image).save_pretrained(out)
         if keep_adapter:
-            lm_prefix = language.base_model_prefix
-            _write_adapter(folder / "adapter", rename_adapter(lora_state, lm_prefix, lm_at),
-                           lora_targets_regex(lora_names, lm_at), out / ADAPTER)
+            def move(path: str) -> str:
+                inside = path == language.base_model_prefix or path.startswith(f"{language.base_model_prefix}.")
+                return lm_at[0] + path[len(language.base_model_prefix):] if inside else lm_at[1] + path
+
+            _write_adapter(folder / "adapter", lora_state, lora_names, move, out / ADAPTER)
         record = {"class": "LlavaForConditionalGeneration" if llava else "PlaitVLMForConditionalGeneration",
                   "trust_remote_code": not llava, "merged": not keep_adapter,
                   "adapter": ADAPTER if keep_adapter else None, "quantized_4bit": quantized,
@@ -154,9 +157,17 @@ def _quantize(full: Path, out: Path, cfg: ProjectorModelConfig, llava: bool, hea
         shutil.copyfile(full / "generation_config.json", out / "generation_config.json")
 
 
-def _write_adapter(source: Path, state: dict[str, Any], targets: str, target: Path) -> None:
+def _write_adapter(source: Path, state: dict[str, Any], modules: list[str], move: Callable[[str], str],
+                   target: Path) -> None:
+    """The language model's adapter with its layers renamed by `move` to where they sit in the export."""
     config = json.loads((source / "adapter_config.json").read_text())
+    # exact module paths: a name pattern like q_proj would also catch the vision encoder's layers
+    targets = "|".join(re.escape(move(name)) for name in modules)
     config.update(target_modules=targets, base_model_name_or_path=None, task_type=None)
+    renamed = {}
+    for key, value in state.items():
+        path, _, rest = key.removeprefix("base_model.model.").partition(".lora_")
+        renamed[f"base_model.model.{move(path)}.lora_{rest}"] = value.contiguous()
     target.mkdir(parents=True)
     (target / "adapter_config.json").write_text(json.dumps(config, indent=2))
-    save_file({k: v.contiguous() for k, v in state.items()}, str(target / "adapter_model.safetensors"))
+    save_file(renamed, str(target / "adapter_model.safetensors"))

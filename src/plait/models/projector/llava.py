@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import torch
 from torch import nn
 from transformers import LlavaConfig, LlavaForConditionalGeneration, LlavaProcessor
 
@@ -67,20 +66,3 @@ def llava_processor(image_processor: Any, tokenizer: Any, patch_size: int, cfg: 
         # tokens beyond the patches: CLIP's class token (which strategy "default" then drops again)
         num_additional_image_tokens=num_image_tokens - patches + (1 if cfg.vision.drop_cls else 0),
     )
-
-
-def lora_targets_regex(module_names: list[str], prefix: str) -> str:
-    """A peft target_modules regex matching the adapted layers once the LM sits under `prefix` (e.g. model.language_model)."""
-    leaves = sorted({name.rsplit(".", 1)[-1] for name in module_names})
-    return rf"{prefix.replace('.', chr(92) + '.')}\..*\.({'|'.join(leaves)})"
-
-
-def rename_adapter(state: dict[str, torch.Tensor], lm_prefix: str, llava_prefix: str) -> dict[str, torch.Tensor]:
-    """peft adapter keys of a causal LM (base_model.model.<lm_prefix>...) renamed for the LM inside Llava."""
-    out = {}
-    for key, value in state.items():
-        inner = key.removeprefix("base_model.model.")
-        if inner.startswith(f"{lm_prefix}."):
-            inner = f"{llava_prefix}.{inner[len(lm_prefix) + 1:]}"
-        out[f"base_model.model.{inner}"] = value
-    return out
