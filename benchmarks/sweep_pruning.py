@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import subprocess
 import sys
 import time
@@ -78,12 +79,12 @@ def section(results: dict[str, dict[str, Any]], workers: int, loads: list[float]
         "Command (from the repository root; both arms run `plait sweep` with the same workers):\n",
         f"    python -m benchmarks.sweep_pruning --workers {workers}\n",
         "which runs, in turn,\n",
-        *[f"    {' '.join(command(n, workers, Path('OUT'))[2:])}" for n in ("tpe-pruned", "grid-full")],
+        *[f"    {shlex.join(command(n, workers, Path('OUT'))[2:])}" for n in ("tpe-pruned", "grid-full")],
         "",
-        f"Space ({SWEEP}): lr 1e-3/3e-3/1e-2 x warmup 0/40 x label smoothing 0/0.1 = 12 configurations of the "
-        "quickstart model, 120 steps each, validation every 30 steps (50 samples); objective: validation exact "
-        "match on all 100 validation samples. TPE: 8 trials (4 random first), successive halving at steps "
-        "30 and 90 (reduction factor 3).",
+        f"Space ({SWEEP}): lr 1e-3/3e-3/1e-2 x warmup 0/50 x label smoothing 0/0.1 = 12 configurations of the "
+        "quickstart model, 300 steps each, validation every 50 steps (200 samples); objective: exact match on "
+        "1000 validation samples. TPE: 8 trials (4 random first), successive halving at step 100 (reduction "
+        "factor 3: the best third goes on to step 300).",
         f"Machine: 2 CPU cores shared with other engineers' jobs (load average {min(loads):.0f}-{max(loads):.0f}), "
         "torch CPU; wall times are distorted by that sharing, steps are not.\n",
         "| search | trials (states) | training steps | wall | best validation EM | its test EM | best configuration |",

@@ -22,6 +22,7 @@ from plait.launch.ranks import is_main_process
 from plait.models.family import Built, get_family
 from plait.runs import atomic
 from plait.runs.env import capture_env
+from plait.runs.load import load_run  # noqa: F401  (re-exported)
 from plait.runs.rundir import RunDir, create_run_dir, now
 from plait.train.averaging import average_last_checkpoints
 from plait.train.callbacks import Pruned
@@ -204,16 +205,3 @@ def init_folder(path: str | Path, model: Any = None) -> Path:
         raise UserError(f"init_from: the experiment's model differs from {path}'s in {', '.join(diff[:5])}; "
                         "only freezing, LoRA dropout and new LoRA adapters may change")
     return folder
-
-
-def load_run(path: str | Path) -> tuple[RunDir, Experiment, Built]:
-    """A finished run's directory, experiment and reloaded model."""
-    run = RunDir(Path(path))
-    if not run.config.exists():
-        raise UserError(f"{path}: not a run directory (no config.yaml)")
-    if not (run.model / "plait_model.json").exists():
-        raise UserError(f"{path}: the run has no saved model (status: {run.status().get('state', '?')})")
-    import yaml
-
-    exp = Experiment.model_validate(yaml.safe_load(run.config.read_text()))
-    return run, exp, get_family(exp.model.family).load(run.model)

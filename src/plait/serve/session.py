@@ -77,7 +77,7 @@ class LoadedRun:
     """A finished run's model and processor, loaded once and shared by every conversation with it."""
 
     def __init__(self, path: str | Path) -> None:
-        from plait.pipeline import load_run
+        from plait.runs.load import load_run
 
         self.run, self.experiment, self.built = load_run(path)
         self.family = get_family(self.experiment.model.family)

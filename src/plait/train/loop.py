@@ -86,6 +86,7 @@ def training_arguments(cfg: TrainConfig, output: Path, steps: int, seed: int, pr
         dataloader_persistent_workers=False,
         remove_unused_columns=False,
         # batches come from pinned memory on GPU; a blocking copy would wait for the previous step's kernels
+        dataloader_pin_memory=torch.cuda.is_available(),
         accelerator_config={"non_blocking": torch.cuda.is_available()},
         bf16=cfg.precision == "bf16",
         fp16=cfg.precision == "fp16",
