@@ -97,7 +97,8 @@ def section(results: dict[str, dict[str, Any]], workers: int, loads: list[float]
                      f"{r['best']['scores']['validation']:.1f} | {r['best']['scores'].get('test', float('nan')):.1f} | "
                      f"{r['best']['config']} |")
     met = gap <= 1.0 and share <= 0.5
-    lines.append(f"\nPruned TPE: {share:.0%} of the grid's steps, best {gap:+.1f} points below the grid's best "
+    behind = f"{gap:.1f} points below the grid's best" if gap > 0 else "as good as the grid's best"
+    lines.append(f"\nPruned TPE: {share:.0%} of the grid's steps, best {behind} "
                  f"-> target (within 1 point, at most half the steps) {'met' if met else 'MISSED'}.\n")
     return "\n".join(lines)
 

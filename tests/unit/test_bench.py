@@ -94,3 +94,31 @@ def test_table_medians_and_append(tmp_path):
     append(results, "### one\n")
     append(results, "### two\n")
     assert results.read_text() == "# Benchmark results\n\n### one\n### two\n"
+
+
+def test_step_flops_and_mfu_of_a_projector_model_on_a_pretend_h100(monkeypatch):
+    from plait.bench.harness import estimate_step_flops, finish, run_reference, timed_experiment
+    from plait.config.schema import Experiment
+    from plait.pipeline import prepare_data
+    from tests.tiny import tiny
+
+    exp = timed_experiment(Experiment.model_validate(tiny(**{"model.vision.cache_features": False})), 3)
+    timing = run_reference(exp, prepare_data(exp, dry_run=False))
+    built, probe = timing.extra["built"], timing.probe
+    window = [b for b in probe.batches if b.step >= 1]
+    tokens = sum(int(b.tokens) for b in window) / 2
+    context = tokens / (sum(b.samples for b in window) / 2)
+    lm, vision, projector = built.model.language, built.model.vision, built.model.projector
+    lm_params = sum(p.numel() for p in lm.parameters()) - lm.get_input_embeddings().weight.numel()
+    per_image = built.processor.num_image_tokens
+    patches = 8 * per_image  # 8 images per step, frozen encoder, no cache
+    # passes x (2 x weights + 4 x layers x width x context) x tokens: LM trains (3), the encoder runs forward only
+    expected = (3 * (2 * lm_params + 4 * 1 * 16 * context) * int(tokens)
+                + 1 * (2 * sum(p.numel() for p in vision.parameters()) + 4 * 1 * 16 * per_image) * patches
+                + 3 * 2 * sum(p.numel() for p in projector.parameters()) * patches)
+    assert estimate_step_flops(built, probe, warmup=1) == pytest.approx(expected)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda *args: "NVIDIA H100 80GB HBM3")
+    figures = finish(timing, exp, warmup=1).figures
+    seconds_per_step = figures["seconds"] / figures["steps"]
+    assert figures["mfu"] == pytest.approx(expected / seconds_per_step / 66.9e12)  # fp32, TF32 off

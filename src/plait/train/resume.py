@@ -26,6 +26,7 @@ from plait.repro.configs import with_defaults
 from plait.repro.dicts import differences, under
 from plait.runs import atomic
 from plait.runs.rundir import COMPLETE_MARKER, RunDir
+from plait.train.callbacks import Evaluator
 
 STATE_FILE = "plait_state.json"
 FREE_TO_CHANGE = (
@@ -38,7 +39,7 @@ FREE_TO_CHANGE = (
 class ResumeState(TrainerCallback):
     """Writes plait_state.json into each checkpoint and restores it when training resumes."""
 
-    def __init__(self, run: RunDir, evaluator: Any, resume_from: Path | None) -> None:
+    def __init__(self, run: RunDir, evaluator: Evaluator, resume_from: Path | None) -> None:
         self.run = run
         self.evaluator = evaluator
         self.resume_from = resume_from
