@@ -61,7 +61,8 @@ def run_experiment(exp: Experiment, dry_run: bool = False, progress: bool = True
                    run: RunDir | None = None) -> RunDir:
     """Train, save and evaluate `exp` in a new run directory (or `run`, made by a launcher); return it.
 
-    `on_validation(step, values)` sees each in-training validation; raising Pruned ends the run as pruned.
+    `on_validation(step, values)` sees each in-training validation before the last step; raising Pruned ends
+    the run as pruned.
     """
     data = prepare_data(exp, dry_run)
     if exp.init_from:

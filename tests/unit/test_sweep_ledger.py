@@ -132,3 +132,33 @@ def test_parallel_workers_with_one_seed_draw_different_points_reproducibly(tmp_p
     drawn = two_workers(tmp_path / "a")
     assert drawn[0]["train.lr"] != drawn[1]["train.lr"]
     assert two_workers(tmp_path / "b") == drawn
+
+
+def test_a_configuration_drawn_again_takes_the_earlier_result_without_training():
+    from plait.sweep import duplicates
+
+    study = optuna.create_study(direction="maximize")
+    for x in (1, 1, 2, 2):
+        study.enqueue_trial({"x": x})
+
+    def draw():
+        trial = study.ask()
+        return trial, {"x": trial.suggest_categorical("x", [1, 2])}
+
+    first, params = draw()
+    first.report(3.0, 10)
+    first.set_user_attr(ledger.RUNS, ["runs/a"])
+    study.tell(first, 5.0)
+    again, same = draw()
+    assert same == params and duplicates.earlier_result(study, same).number == 0
+    duplicates.reuse(study, again, duplicates.earlier_result(study, same))
+    done = study.trials[1]
+    assert done.state == TrialState.COMPLETE and done.value == 5.0 and done.intermediate_values == {10: 3.0}
+    assert done.user_attrs == {duplicates.SAME_AS: 0, ledger.RUNS: ["runs/a"]}
+    pruned, other = draw()
+    assert duplicates.earlier_result(study, other) is None
+    pruned.report(1.0, 10)
+    study.tell(pruned, state=TrialState.PRUNED)
+    repeat, _ = draw()
+    duplicates.reuse(study, repeat, duplicates.earlier_result(study, other))
+    assert study.trials[3].state == TrialState.PRUNED and study.trials[3].intermediate_values == {10: 1.0}

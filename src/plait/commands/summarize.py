@@ -40,8 +40,12 @@ def main(args: argparse.Namespace) -> int:
                         f"ranked by {summary.rank.label} (all metrics: summary.md)")
     shown = ["best", *summary.keys, "runs", "stopped at step", f"{summary.rank.label} (mean ± std)",
              f"{summary.rank.label} max", "flag"]
+    short = {k: k.rsplit(".", 1)[-1] for k in summary.keys}
+    if len(set(short.values())) < len(short):  # the last parts clash: keep the dotted keys
+        short = {k: k for k in summary.keys}
     for column in shown:
-        table.add_column(column.replace(" (mean ± std)", " mean ± std"))
+        table.add_column(short.get(column, column).replace(f"{summary.rank.label} (mean ± std)", "mean ± std")
+                         .replace(f"{summary.rank.label} max", "max"))
     for _, row in summary.display[shown].iterrows():
         table.add_row(*["" if value is None else str(value) for value in row.tolist()])
     console = Console()

@@ -70,10 +70,13 @@ def main(args: argparse.Namespace) -> int:
     counts = ", ".join(f"{v} {k}" for k, v in sorted(result.counts.items()))
     console = Console()
     console.print(f"{cfg.name}: {counts} of {result.n_trials} trials")
+    from plait.sweep.backend import sweep_dir
+
+    if result.counts.get("fail"):
+        console.print(f"[yellow]{result.counts['fail']} trial(s) failed: their errors are in status.json; "
+                      f"plait ls {sweep_dir(cfg) / 'runs'}[/]")
     if result.best:
         shown = ", ".join(f"{k}={v}" for k, v in sorted(result.best["params"].items()))
         console.print(f"best: trial {result.best['number']} value {result.best['value']:.4g} | {shown}")
-    from plait.sweep.backend import sweep_dir
-
     console.print(f"tables and plots: plait summarize {sweep_dir(cfg)}")
     return 0 if result.complete else 1

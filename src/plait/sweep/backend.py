@@ -77,7 +77,7 @@ def pruner(cfg: SweepConfig) -> Any:
 def fingerprint(cfg: SweepConfig, exp_overrides: list[str]) -> str:
     """What must not change between a sweep and its resumption: the search (n_trials may grow, to extend it)."""
     keep = cfg.model_dump(mode="json", include={"experiment", "overrides", "space", "sampler", "pruner", "metric",
-                                                 "split", "direction", "seeds"})
+                                                 "split", "direction", "seeds", "skip_duplicates"})
     return json.dumps({**keep, "set": exp_overrides}, sort_keys=True)
 
 

@@ -183,9 +183,12 @@ class SweepConfig(Strict):
     direction: Literal["maximize", "minimize"] | None = None
     """Optimisation direction; None = minimize for loss and ter, maximize otherwise."""
     n_trials: int | None = Field(None, ge=1)
-    """Trials (configurations) that must end, pruned ones included; None = the grid size (grid sampler only)."""
+    """Trials that must end (complete, pruned, or failed by an error; repeats of a configuration included);
+    None = the grid size (grid sampler only)."""
     seeds: list[int] | None = Field(None, min_length=1)
     """Seeds run per configuration (objective = their mean); None = the experiment's own seed."""
+    skip_duplicates: bool = True
+    """A configuration the sampler draws again takes the earlier trial's result instead of training again."""
     storage: str | None = None
     """Optuna database URL (e.g. postgresql://...); None = a journal file in the sweep folder."""
     output_dir: str = "sweeps"

@@ -48,7 +48,7 @@ def run_workers(config: dict[str, Any], exp_overrides: list[str], where: str) ->
     plan, _ = plan_for(cfg, exp_overrides, where)
     study = backend.load_study(cfg, where)
     work(study, plan, cfg.space, trial_count(cfg, where), cfg.stale_after_s, cfg.pruner.kind != "none",
-         lambda number: backend.sampler(cfg, where, number))
+         lambda number: backend.sampler(cfg, where, number), cfg.skip_duplicates)
 
 
 def run_sweep(cfg: SweepConfig, exp_overrides: list[str], where: str, workers: int = 1,

@@ -12,7 +12,7 @@ from typing import Any, Callable, Iterator
 import optuna
 from optuna.trial import TrialState
 
-from plait.sweep import ledger
+from plait.sweep import duplicates, ledger
 from plait.sweep.space import Space, suggest
 from plait.sweep.trial import TrialPlan, run_trial
 from plait.train.callbacks import Pruned
@@ -51,8 +51,8 @@ def pruning_hook(trial: optuna.Trial, metric: str) -> Any:
 
 
 def work(study: optuna.Study, plan: TrialPlan, space: Space, n_trials: int, stale_after_s: float,
-         prune: bool, sampler_for: Callable[[int], Any] | None = None) -> int:
-    """Claim and run trials until none is left; return how many this worker ran."""
+         prune: bool, sampler_for: Callable[[int], Any] | None = None, skip_duplicates: bool = True) -> int:
+    """Claim and run trials until none is left; return how many this worker ended."""
     folder = plan.runs_dir.parent
     done = 0
     while True:
@@ -61,6 +61,11 @@ def work(study: optuna.Study, plan: TrialPlan, space: Space, n_trials: int, stal
         if claimed is None:
             return done
         trial, params = claimed
+        earlier = duplicates.earlier_result(study, params) if skip_duplicates else None
+        if earlier is not None:
+            duplicates.reuse(study, trial, earlier)
+            done += 1
+            continue
         with heartbeat(trial, min(60.0, stale_after_s / 4)):
             outcome = run_trial(plan, trial.number, params, pruning_hook(trial, plan.metric) if prune else None)
         trial.set_user_attr(ledger.RUNS, outcome.runs)

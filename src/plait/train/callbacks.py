@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 from typing import Any, Callable
 
+import torch
 from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 
 from plait.evaluate.metrics import LOWER_IS_BETTER
@@ -81,7 +82,7 @@ class Evaluator(TrainerCallback):
             self.run.log({"step": step, "epoch": round(state.epoch or 0.0, 4), "split": "validation", **values})
         if self.metric not in values:
             raise KeyError(f"train.metric {self.metric!r} is not among the validation metrics {sorted(values)}")
-        if self.on_validation is not None:
+        if self.on_validation is not None and step < state.max_steps:  # pruning at the end would only waste the run
             self.on_validation(step, values)  # may raise Pruned
         value = values[self.metric]
         if self._improved(value):
@@ -109,6 +110,8 @@ class CheckpointFinisher(TrainerCallback):
         self.protect = protect
 
     def on_save(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any) -> None:
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            torch.distributed.barrier()  # every rank writes its own RNG state into checkpoint-N before it moves
         if not state.is_world_process_zero:
             return
         source = Path(args.output_dir) / f"checkpoint-{state.global_step}"

@@ -103,7 +103,8 @@ def train(
 ) -> TrainResult:
     """Train `built.model` in place; checkpoints go to run/checkpoints/step-N.
 
-    `on_validation(step, values)` is called after each in-training validation and may raise Pruned.
+    `on_validation(step, values)` is called after each in-training validation before the last step and may
+    raise Pruned.
     """
     model = built.model
     if cfg.gradient_checkpointing:

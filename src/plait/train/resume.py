@@ -31,9 +31,13 @@ from plait.train.callbacks import Evaluator
 STATE_FILE = "plait_state.json"
 FREE_TO_CHANGE = (
     "name", "output_dir", "tags", "eval", "dry_run", "train.log_every", "train.save_every",
-    "train.keep_checkpoints", "train.num_workers", "train.save_init",
+    "train.keep_checkpoints", "train.num_workers", "train.save_init", "launch.launcher", "launch.ray",
+    "launch.slurm.partition", "launch.slurm.account", "launch.slurm.cpus_per_task", "launch.slurm.time_min",
+    "launch.slurm.signal_delay_s", "launch.slurm.max_requeues", "launch.slurm.array_parallelism",
+    "launch.slurm.sbatch",
 )
-"""Config keys a resume may change: they decide what is logged, saved or evaluated, not the weights."""
+"""Config keys a resume may change: they decide what is logged, saved, evaluated or where it runs, not the
+weights. Everything else (model, data, batch size, schedule, seed, number of processes...) must match."""
 
 
 class ResumeState(TrainerCallback):
