@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Union
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
 from plait.config.base import Strict
 from plait.data.config import DataConfig
@@ -15,6 +14,7 @@ from plait.models.mapper.config import MapperModelConfig
 from plait.models.projector.config import ProjectorModelConfig
 from plait.train.config import TrainConfig
 from plait.train.stages import StageConfig, resolve_stage_train
+from plait.config.types import FolderName
 
 ModelConfig = Annotated[Union[ProjectorModelConfig, MapperModelConfig], Field(discriminator="family")]
 
@@ -31,7 +31,7 @@ class DryRunConfig(Strict):
 class Experiment(Strict):
     """One experiment: model, data, training, evaluation, seed and output."""
 
-    name: str
+    name: FolderName
     """Experiment name; runs go to `<output_dir>/<name>/<run-id>`. Defaults to the file name."""
     seed: int = 0
     """Seed applied before any component is built, and to data order."""
@@ -76,9 +76,3 @@ class Experiment(Strict):
             raise ValueError("; ".join(problems))
         return self
 
-    @field_validator("name")
-    @classmethod
-    def _safe_name(cls, value: str) -> str:
-        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", value):
-            raise ValueError("use letters, digits, '.', '_' and '-' (it names a folder)")
-        return value

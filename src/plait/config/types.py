@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any
 
+import re
+
 from pydantic import AfterValidator, ValidationInfo
 
 
@@ -20,3 +22,13 @@ FilePath = Annotated[Path, AfterValidator(_resolve_path)]
 """A path, resolved against the experiment file's folder when relative."""
 
 ConfigDict = dict[str, Any]
+
+
+def _folder_name(value: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", value):
+        raise ValueError("use letters, digits, '.', '_' and '-' (it names a folder)")
+    return value
+
+
+FolderName = Annotated[str, AfterValidator(_folder_name)]
+"""A name that becomes a folder: letters, digits, '.', '_' and '-'."""

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import BeforeValidator, Field, ValidationInfo, field_validator, model_validator
 
 from plait.config.base import Strict
+from plait.config.types import FolderName
 
 Scalar = Union[bool, int, float, str, None]
 
@@ -164,7 +164,7 @@ Pruner = Annotated[
 class SweepConfig(Strict):
     """A hyper-parameter search: trials are ordinary runs of `experiment` with the searched keys overridden."""
 
-    name: str
+    name: FolderName
     """Sweep name; the sweep folder is `<output_dir>/<name>`. Defaults to the sweep file name."""
     experiment: str
     """Base experiment (YAML or file.py:function), relative to the sweep file."""
@@ -196,12 +196,6 @@ class SweepConfig(Strict):
     stale_after_s: int = Field(600, ge=10)
     """A running trial from another host whose worker has not reported for this long is taken as dead."""
 
-    @field_validator("name")
-    @classmethod
-    def _safe_name(cls, value: str) -> str:
-        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", value):
-            raise ValueError("use letters, digits, '.', '_' and '-' (it names a folder)")
-        return value
 
     @field_validator("experiment")
     @classmethod

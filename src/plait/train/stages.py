@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import re
 import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from plait.config.base import Strict
 from plait.data.sample import Sample
@@ -15,6 +14,7 @@ from plait.models.components.freezing import apply_trainable
 from plait.models.family import Built
 from plait.runs.rundir import RunDir
 from plait.train.config import TrainConfig
+from plait.config.types import FolderName
 
 if TYPE_CHECKING:
     from plait.train.loop import TrainResult
@@ -23,19 +23,13 @@ if TYPE_CHECKING:
 class StageConfig(Strict):
     """One stage: which parts train, and how (the experiment's `train` with this stage's keys replacing its own)."""
 
-    name: str
+    name: FolderName
     """Stage name, recorded in metrics.jsonl and status.json (letters, digits, '.', '_', '-')."""
     trainable: list[str] = Field(min_length=1)
     """Parts trained in this stage (projector family: vision, projector, language, lora); the rest stay fixed."""
     train: TrainConfig = TrainConfig()
     """Optimisation of this stage: every key given replaces the experiment's `train` key of the same name."""
 
-    @field_validator("name")
-    @classmethod
-    def _safe_name(cls, value: str) -> str:
-        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", value):
-            raise ValueError("use letters, digits, '.', '_' and '-' (it names a folder)")
-        return value
 
 
 def resolve_stage_train(data: Any) -> Any:
