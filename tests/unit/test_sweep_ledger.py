@@ -72,7 +72,12 @@ def test_dead_worker_trial_is_failed_and_retried_once_with_the_same_parameters(t
     ledger.reap(study, 600, tmp_path / "runs")
     assert ledger.counts(study) == {"fail": 1}
     assert not [t for t in study.trials if t.state == TrialState.WAITING]
-    assert len([claim(study, tmp_path) for _ in range(2)]) == 2 and ledger.counts(study) == {"fail": 1, "running": 2}
+    resumed = ledger.reap(study, 600, tmp_path / "runs", resuming=True)  # --resume: the sweep's death killed it
+    assert resumed == [retry.number] and ledger.counts(study) == {"waiting": 1}
+    again, again_params = claim(study, tmp_path)
+    assert again_params == params and again.user_attrs[ledger.RETRY_OF] == retry.number
+    assert ledger.reap(study, 600, tmp_path / "runs", resuming=True) == []  # nothing dead, nothing queued twice
+    assert len([claim(study, tmp_path) for _ in range(2)]) == 2 and ledger.counts(study) == {"running": 3}
 
 
 def test_a_zombie_or_a_reused_pid_is_not_alive():

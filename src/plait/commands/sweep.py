@@ -16,7 +16,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="trials run at once, each worker its own process (default 1: in this process)")
     parser.add_argument("--resume", action="store_true",
                         help="continue a killed sweep: finished trials are kept, trials of dead workers are "
-                             "marked failed and retried once with the same parameters")
+                             "marked failed and retried once more with the same parameters")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a key of every trial's experiment (train.max_steps=100), or of the sweep "
                              "file with a sweep. prefix (sweep.n_trials=8); repeatable")

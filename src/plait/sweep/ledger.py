@@ -70,22 +70,31 @@ def is_dead(trial: optuna.trial.FrozenTrial, stale_after_s: float) -> bool:
     return time.time() - trial.user_attrs.get(HEARTBEAT, 0.0) > stale_after_s
 
 
-def reap(study: optuna.Study, stale_after_s: float, runs_dir: Path) -> list[int]:
-    """Mark trials of dead workers failed and queue one retry each with the same parameters; return their numbers."""
+def reap(study: optuna.Study, stale_after_s: float, runs_dir: Path, resuming: bool = False) -> list[int]:
+    """Mark trials of dead workers failed and queue one retry each with the same parameters; return their numbers.
+
+    Within one invocation a retry whose worker dies too is not retried again (a configuration that kills
+    its worker must not loop). `resuming` (plait sweep --resume, after the whole sweep died) gives every
+    died trial without a retry one more attempt, retries included: the sweep's death killed them, not
+    their configuration.
+    """
     trials = study.get_trials(deepcopy=False)
     retried = {t.user_attrs[RETRY_OF] for t in trials if RETRY_OF in t.user_attrs}
     dead = [t for t in trials if t.state == TrialState.RUNNING and is_dead(t, stale_after_s)]
-    for trial in dead:
+    earlier = [t for t in trials if resuming and t.state == TrialState.FAIL and t.user_attrs.get(OUTCOME) == DIED]
+    for trial in [*dead, *earlier]:
         # queue the retry before failing the trial, so a reaper dying in between leaves nothing unretried
-        if trial.number not in retried and RETRY_OF not in trial.user_attrs and trial.params:
+        first_attempt = RETRY_OF not in trial.user_attrs
+        if trial.number not in retried and (first_attempt or resuming) and trial.params:
             study.enqueue_trial(trial.params, user_attrs={RETRY_OF: trial.number}, skip_if_exists=False)
+    for trial in dead:
         handle = optuna.trial.Trial(study, trial._trial_id)
         handle.set_user_attr(OUTCOME, DIED)
         study.tell(trial.number, state=TrialState.FAIL)
         for run in trial_runs(runs_dir, study.study_name, trial.number):
             if run.status().get("state") == "running":
                 run.update_status(state="failed", error="the sweep worker running it died", finished=now())
-    return [t.number for t in dead]
+    return [t.number for t in dead] + [t.number for t in earlier if t.number not in retried and t.params]
 
 
 def counted(trials: list[optuna.trial.FrozenTrial]) -> list[optuna.trial.FrozenTrial]:

@@ -62,10 +62,10 @@ def run_sweep(cfg: SweepConfig, exp_overrides: list[str], where: str, workers: i
         atomic.write_yaml(folder / "sweep.yaml", {**cfg.model_dump(mode="json"), "set": exp_overrides})
     else:
         with ledger.locked(folder):
-            dead = ledger.reap(study, cfg.stale_after_s, plan.runs_dir)
+            dead = ledger.reap(study, cfg.stale_after_s, plan.runs_dir, resuming=True)
         if dead:
             console.print(f"[bold]plait sweep[/] {cfg.name}: trials {dead} were left running by a dead worker; "
-                          f"marked failed, retried once with the same parameters")
+                          f"marked failed, queued again with the same parameters")
     counts = ledger.counts(study)
     console.print(f"[bold]plait sweep[/] {cfg.name}: {n_trials} trials, {counts.get('complete', 0)} complete, "
                   f"{workers} worker(s); folder [cyan]{folder}[/]")
