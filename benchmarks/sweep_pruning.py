@@ -85,7 +85,8 @@ def grid_curves(folder: Path, space: list[str]) -> dict[tuple, tuple[list[tuple[
         events = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
         curve = [(e["step"], e["exact_match"]) for e in events if e.get("split") == "validation" and "epoch" in e]
         final = json.loads((run / "eval" / "validation.json").read_text())["metrics"]["exact_match"]
-        curves[tuple((k, config[k]) for k in sorted(space))] = (curve, final, json.loads(status_file.read_text())["step"])
+        steps = json.loads(status_file.read_text())["step"]
+        curves[tuple((k, config[k]) for k in sorted(space))] = (curve, final, steps)
     return curves
 
 

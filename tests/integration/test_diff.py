@@ -6,6 +6,7 @@ import json
 import shutil
 
 import pytest
+import yaml
 
 from plait.cli import main
 from plait.runs import atomic
@@ -22,7 +23,8 @@ def runs(tmp_path_factory):
     exp = write_experiment(folder, "diff", **QUICK)
     assert main(["run", str(exp), "--no-progress"]) == 0
     assert main(["run", str(exp), "--set", "seed=1", "--no-progress"]) == 0
-    first, second = find_runs([folder / "runs"])
+    # two runs started in the same second sort by their random suffix: tell them apart by seed
+    first, second = sorted(find_runs([folder / "runs"]), key=lambda run: yaml.safe_load(run.config.read_text())["seed"])
     twin = RunDir(first.path.with_name(first.name + "-twin"))
     shutil.copytree(first.path, twin.path)
     env = atomic.read_json(twin.env)

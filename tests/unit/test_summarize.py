@@ -31,7 +31,8 @@ def write_run(root: Path, name: str, lr: float, warmup: int, seed: int, state: s
               "eval": {"headline": "exact_match", "splits": ["validation", "test"]}}
     (path / "config.yaml").write_text(yaml.safe_dump(config))
     step = 20 if state == "finished" else 10
-    (path / "status.json").write_text(json.dumps({"state": state, "step": step, "epoch": step / 10, "tags": tags or {}}))
+    status = {"state": state, "step": step, "epoch": step / 10, "tags": tags or {}}
+    (path / "status.json").write_text(json.dumps(status))
     events = [{"step": s, "split": "train", "loss": 3.0 / s + seed * 0.01, "learning_rate": lr * min(1, s / 5)}
               for s in range(1, step + 1)]
     events += [{"step": s, "split": "validation", "loss": 3.5 / s, "exact_match": s * 2.0} for s in (5, 10, 15, 20)

@@ -123,7 +123,8 @@ def test_pruning_hook_reports_and_raises_pruned(tmp_path):
     hook(10, {"exact_match": 60.0, "loss": 1.0})
     with pytest.raises(Pruned) as stop:
         hook(20, {"exact_match": 40.0, "loss": 1.0})
-    assert stop.value.step == 20 and trial.storage.get_trial(trial._trial_id).intermediate_values == {10: 60.0, 20: 40.0}
+    assert stop.value.step == 20
+    assert trial.storage.get_trial(trial._trial_id).intermediate_values == {10: 60.0, 20: 40.0}
 
 
 def test_parallel_workers_with_one_seed_draw_different_points_reproducibly(tmp_path):

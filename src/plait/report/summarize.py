@@ -32,7 +32,8 @@ class Summary:
     display: pd.DataFrame
 
 
-def choose_columns(records: list[RunRecord], metrics: list[str] | None, split: str | None) -> tuple[list[Column], Column]:
+def choose_columns(records: list[RunRecord], metrics: list[str] | None,
+                   split: str | None) -> tuple[list[Column], Column]:
     """Metric columns (each chosen metric on each evaluated split) and the column that ranks configurations."""
     splits = sorted({s for r in records for s in r.metrics}, key=lambda s: (SPLIT_ORDER.index(s)
                                                                              if s in SPLIT_ORDER else 99, s))
@@ -42,7 +43,8 @@ def choose_columns(records: list[RunRecord], metrics: list[str] | None, split: s
     known = {m for r in records for values in r.metrics.values() for m in values}
     unknown = [m for m in chosen if known and m not in known]
     if unknown:
-        raise UserError(f"--metric: {', '.join(unknown)} not in any run's eval/*.json; available: {', '.join(sorted(known))}")
+        raise UserError(f"--metric: {', '.join(unknown)} not in any run's eval/*.json; "
+                        f"available: {', '.join(sorted(known))}")
     if split is not None and split not in splits:
         raise UserError(f"--split: no run was evaluated on {split!r}; evaluated splits: {', '.join(splits) or 'none'}")
     columns = [Column(s, m) for m in chosen for s in splits]
@@ -51,8 +53,8 @@ def choose_columns(records: list[RunRecord], metrics: list[str] | None, split: s
 
 
 def is_sweep(records: list[RunRecord]) -> bool:
-    """All runs come from one sweep (tagged by plait sweep)."""
-    return len({r.tags.get("sweep") for r in records}) == 1 and bool(records[0].tags.get("sweep"))
+    """The runs come from one sweep (tagged by plait sweep; a run killed before it was tagged does not count)."""
+    return len({r.tags.get("sweep") for r in records} - {None}) == 1
 
 
 def summarize(roots: list[str | Path], out: Path, metrics: list[str] | None = None, split: str | None = None,

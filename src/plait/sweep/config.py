@@ -75,7 +75,9 @@ def _list_is_choice(value: Any) -> Any:
     return {"kind": "choice", "values": value} if isinstance(value, list) else value
 
 
-Param = Annotated[Union[ChoiceParam, IntParam, FloatParam], Field(discriminator="kind"), BeforeValidator(_list_is_choice)]
+Param = Annotated[
+    Union[ChoiceParam, IntParam, FloatParam], Field(discriminator="kind"), BeforeValidator(_list_is_choice)
+]
 
 
 class GridSampler(Strict):
@@ -195,7 +197,6 @@ class SweepConfig(Strict):
     """Folder holding `<name>/` (study journal, trial run directories); relative to the working directory."""
     stale_after_s: int = Field(600, ge=10)
     """A running trial from another host whose worker has not reported for this long is taken as dead."""
-
 
     @field_validator("experiment")
     @classmethod

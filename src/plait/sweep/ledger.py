@@ -18,7 +18,8 @@ import optuna
 import psutil
 from optuna.trial import TrialState
 
-from plait.runs.rundir import now
+from plait.runs import atomic
+from plait.runs.rundir import RunDir, now
 from plait.sweep.trial import trial_runs
 
 WORKER = "plait_worker"
@@ -94,7 +95,24 @@ def reap(study: optuna.Study, stale_after_s: float, runs_dir: Path, resuming: bo
         for run in trial_runs(runs_dir, study.study_name, trial.number):
             if run.status().get("state") == "running":
                 run.update_status(state="failed", error="the sweep worker running it died", finished=now())
+    abandon_orphans(runs_dir)
     return [t.number for t in dead] + [t.number for t in earlier if t.number not in retried and t.params]
+
+
+def abandon_orphans(runs_dir: Path) -> None:
+    """Mark failed the running run directories of dead processes on this host (killed before they were tagged)."""
+    host = socket.gethostname()
+    for status_file in runs_dir.glob("*/*/status.json") if runs_dir.is_dir() else []:
+        status = atomic.read_json(status_file, {})
+        if status.get("state") != "running" or status.get("host") != host:
+            continue
+        try:
+            alive = psutil.Process(status["pid"]).status() != psutil.STATUS_ZOMBIE
+        except (psutil.NoSuchProcess, KeyError):
+            alive = False
+        if not alive:
+            RunDir(status_file.parent).update_status(state="failed", error="the sweep worker running it died",
+                                                     finished=now())
 
 
 def counted(trials: list[optuna.trial.FrozenTrial]) -> list[optuna.trial.FrozenTrial]:
