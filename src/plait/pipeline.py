@@ -91,8 +91,9 @@ def resume_experiment(exp: Experiment, plan: ResumePlan, progress: bool = True,
     run = plan.run
     env = capture_env(exp.seed, argv if argv is not None else sys.argv)
     changed_env = [k for k in ("packages", "devices", "git") if env.get(k) != atomic.read_json(run.env, {}).get(k)]
-    apply_plan(plan)
-    atomic.write_yaml(run.config, exp.model_dump(mode="json"))
+    if is_main_process():  # the other ranks of a distributed run only read the checkpoint
+        apply_plan(plan)
+        atomic.write_yaml(run.config, exp.model_dump(mode="json"))
     resumes = run.status().get("resumes", []) + [{"at": now(), "from_step": plan.step, "pid": os.getpid(),
                                                  "env_changed": changed_env, "forced": plan.forced}]
     run.update_status(state="running", pid=os.getpid(), error=None, finished=None, resumes=resumes)

@@ -3,19 +3,22 @@ and the loss curve of a single process with the same global batch."""
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
+import torch
 
 from plait.cli import main
 from plait.runs import atomic
 from plait.runs.rundir import find_runs
 from tests.tiny import write_experiment
 
-# every caption has the same number of target tokens, so each rank's mean loss is the global mean
-# and two half batches average to exactly the gradient of the whole batch
-CAPTIONS = {"data.source.task": "caption", "train.max_steps": 4, "train.log_every": 1, "eval.splits": ["test"],
+# answers of different lengths: the loss is normalised by the target tokens of the global batch (token_loss),
+# so two ranks with half batches give the loss and gradient of one process with the whole batch
+QUICK = {"train.max_steps": 4, "train.log_every": 1, "eval.splits": ["test"],
             "data.source.test_size": 4}
 
 
@@ -26,8 +29,8 @@ def train_curve(run):
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     folder = tmp_path_factory.mktemp("torchrun")
-    ddp = write_experiment(folder, "ddp", **CAPTIONS, **{"train.batch_size": 4})
-    single = write_experiment(folder, "single", **CAPTIONS, **{"train.batch_size": 8})
+    ddp = write_experiment(folder, "ddp", **QUICK, **{"train.batch_size": 4})
+    single = write_experiment(folder, "single", **QUICK, **{"train.batch_size": 8})
     proc = subprocess.Popen([sys.executable, "-m", "plait", "run", str(ddp), "--nproc", "2", "--no-progress"],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     assert main(["run", str(single), "--no-progress"]) == 0  # meanwhile, in this process
@@ -64,3 +67,34 @@ def test_multi_node_needs_a_rendezvous(tmp_path, capsys):
     assert main(["run", str(spec), "--nnodes", "2"]) == 2
     assert "--rdzv-endpoint" in capsys.readouterr().err
     assert not (tmp_path / "runs").exists()
+
+
+def test_preempted_two_process_run_exits_75_and_resumes_to_the_uninterrupted_weights(tmp_path):
+    from safetensors.torch import load_file
+
+    long = {**QUICK, "train.max_steps": 200, "train.save_every": 50, "train.log_every": 10, "train.batch_size": 4}
+    (tmp_path / "cut").mkdir(), (tmp_path / "whole").mkdir()
+    exp = write_experiment(tmp_path / "cut", "long", **long)
+    reference = write_experiment(tmp_path / "whole", "long", **long)
+    proc = subprocess.Popen([sys.executable, "-m", "plait", "run", str(exp), "--nproc", "2", "--no-progress"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    for _ in range(2400):
+        runs = find_runs([tmp_path / "cut" / "runs"])
+        if runs and runs[0].status().get("step", 0) >= 20 or proc.poll() is not None:
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)  # to `plait run` alone: it passes the signal on to torchrun and the ranks
+    log, _ = proc.communicate(timeout=300)
+    (cut,) = find_runs([tmp_path / "cut" / "runs"])
+    status = cut.status()
+    assert proc.returncode == 75, log[-3000:]
+    assert status["state"] == "preempted" and 20 <= status["step"] < 200
+    assert f"step-{status['step']}" == cut.complete_checkpoints()[-1].name
+
+    assert main(["run", str(exp), "--nproc", "2", "--resume", "--no-progress"]) == 0
+    assert main(["run", str(reference), "--nproc", "2", "--no-progress"]) == 0
+    (whole,) = find_runs([tmp_path / "whole" / "runs"])
+    assert cut.status()["state"] == "finished" and cut.status()["resumes"][0]["from_step"] == status["step"]
+    assert train_curve(cut) == train_curve(whole)
+    ours, theirs = load_file(cut.model / "model.safetensors"), load_file(whole.model / "model.safetensors")
+    assert ours.keys() == theirs.keys() and all(torch.equal(ours[k], theirs[k]) for k in ours)

@@ -58,9 +58,13 @@ def main(args: argparse.Namespace) -> int:
         prepare_determinism()
     for exp in experiments:
         if args.resume is not None:
-            run = find_run(exp.output_dir, exp.name, args.resume or None)
-            plan = plan_resume(run, exp.model_dump(mode="json"), args.force)
+            launched = launched_run_dir()
+            run = launched or find_run(exp.output_dir, exp.name, args.resume or None)
+            # a launcher already checked the run against the config (with the user's --force); each rank replans
+            plan = plan_resume(run, exp.model_dump(mode="json"), args.force or launched is not None)
             run = resume_experiment(exp, plan, progress=not args.no_progress, argv=sys.argv)
+            if not is_main_process():
+                continue
         else:
             run = run_experiment(exp, dry_run=args.dry_run, progress=not args.no_progress, argv=sys.argv,
                                  run=launched_run_dir())

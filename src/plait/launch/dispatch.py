@@ -13,6 +13,9 @@ from plait.errors import UserError
 from plait.launch.config import LaunchConfig
 from plait.launch.flags import child_arguments, launch_config
 from plait.launch.torchrun import Topology, launch, shared_run_dir
+from plait.runs.rundir import RunDir
+from plait.train.preempt import PREEMPTED_EXIT
+from plait.train.resume import find_run, plan_resume
 
 console = Console(stderr=True)
 
@@ -22,14 +25,18 @@ def in_this_process(plan: LaunchConfig) -> bool:
     return plan.launcher == "local" and plan.nproc == 1 and plan.nnodes == 1
 
 
+def resumable(exp: Experiment, given: str, force: bool) -> RunDir:
+    """The run a multi-process `--resume` continues, checked here once so that a refusal is one clear line."""
+    run = find_run(exp.output_dir, exp.name, given or None)
+    plan_resume(run, exp.model_dump(mode="json"), force)
+    return run
+
+
 def launch_elsewhere(args: argparse.Namespace, experiments: list[Experiment]) -> int | None:
     """Launch every experiment through its launcher and return the worst exit code; None: run them here."""
     plans = [launch_config(args, exp.launch) for exp in experiments]
     if all(in_this_process(plan) for plan in plans):
         return None
-    if args.resume is not None and any(plan.launcher == "local" for plan in plans):
-        raise UserError("--resume with --nproc/--nnodes > 1: not supported yet; resume with one process "
-                        "(checkpoints are the same), or submit with --launcher slurm")
     codes = []
     for spec, exp, plan in zip(args.experiments, experiments, plans):
         child = child_arguments(args, spec)
@@ -44,11 +51,19 @@ def launch_elsewhere(args: argparse.Namespace, experiments: list[Experiment]) ->
             codes.append(subprocess.run([sys.executable, "-m", "plait", *child], check=False).returncode)
         else:
             topology = Topology(plan.nproc, plan.nnodes, args.node_rank, args.rdzv_endpoint, args.rdzv_id)
-            run = shared_run_dir(exp.output_dir, exp.name, topology, args.dry_run)
+            if args.resume is not None:
+                run = resumable(exp, args.resume, args.force)
+                child += ["--resume", str(run.path)]
+            else:
+                run = shared_run_dir(exp.output_dir, exp.name, topology, args.dry_run)
             console.print(f"[bold]plait[/] {exp.name}: {plan.nproc * plan.nnodes} processes under torchrun "
                           f"into [cyan]{run.path}[/] (logs per rank: {run.path / 'logs'})")
             code = launch(run, topology, child)
             status = run.status()
             print(f"{exp.name}: {status.get('state')} | {plan.nproc * plan.nnodes} processes | {run.path}")
+            if status.get("state") == "preempted":
+                print(f"{exp.name}: preempted at step {status.get('step')} | resume with the same command "
+                      f"and --resume {run.path}")
+                code = PREEMPTED_EXIT
             codes.append(code)
     return max(codes, default=0)

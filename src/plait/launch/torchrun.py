@@ -7,13 +7,20 @@ creates the run directory first, so that every rank knows it and rank 0 alone wr
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
+
 from plait.launch.ranks import RUN_DIR_ENV
 from plait.runs.rundir import RunDir, create_run_dir, now
+
+FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGUSR2)
+"""Signals passed on to torchrun, which passes them on to every rank (see launch)."""
 
 
 @dataclass(frozen=True)
@@ -53,10 +60,31 @@ def shared_run_dir(output_dir: str, experiment: str, topology: Topology, dry_run
     return run
 
 
-def launch(run: RunDir, topology: Topology, plait_args: list[str]) -> int:
-    """Run `plait <plait_args>` under torchrun into `run`; return torchrun's exit code."""
+def launch(run: RunDir, topology: Topology, plait_args: list[str], settle_s: float = 120.0) -> int:
+    """Run `plait <plait_args>` under torchrun into `run`; return torchrun's exit code.
+
+    torchrun runs in its own session and this process passes it SIGINT, SIGTERM and SIGUSR2 (which torchrun
+    hands on to every rank), so each rank gets a pre-emption signal once even when the whole process group
+    was signalled. Afterwards, ranks that outlived torchrun (it stops waiting for them after a second
+    signal) get up to `settle_s` seconds to finish their checkpoint and record how the run ended.
+    """
     run.update_status(launcher={"kind": "torchrun", "nproc_per_node": topology.nproc, "nnodes": topology.nnodes,
                                 "world_size": topology.nproc * topology.nnodes}, pid=os.getpid())
-    env = {**os.environ, RUN_DIR_ENV: str(run.path.resolve())}
+    env = {**os.environ, RUN_DIR_ENV: str(run.path.resolve()),
+           "TORCHELASTIC_SIGNALS_TO_HANDLE": ",".join(s.name for s in FORWARDED)}
     command = torchrun_command(topology, run.path / "logs" / f"node-{topology.node_rank}", plait_args)
-    return subprocess.run(command, env=env, check=False).returncode
+    agent = subprocess.Popen(command, env=env, start_new_session=True)
+    previous = {sig: signal.signal(sig, lambda signum, _: agent.send_signal(signum)) for sig in FORWARDED}
+    try:
+        code = agent.wait()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    deadline = time.monotonic() + settle_s
+    while time.monotonic() < deadline and run.status().get("state") == "running":
+        pid = run.status().get("pid")  # rank 0's, once it started training
+        if pid == os.getpid() or not psutil.pid_exists(pid or 0):
+            break
+        time.sleep(0.5)
+    return code
+

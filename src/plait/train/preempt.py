@@ -15,6 +15,8 @@ from typing import Any, Iterator
 import torch
 from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 
+from plait.launch.ranks import world_size
+
 PREEMPTED_EXIT = 75
 """Exit code of a pre-empted run (EX_TEMPFAIL: temporary failure, try again)."""
 SIGNALS = (signal.SIGTERM, signal.SIGUSR2)
@@ -43,6 +45,10 @@ class Preemption(TrainerCallback):
 
     def _handle(self, signum: int, frame: Any) -> None:
         self.signal = signal.Signals(signum).name
+        if world_size() > 1:
+            # a rank can get the signal twice (from the scheduler and from torchrun forwarding it); the
+            # launcher, not the rank, decides when to stop waiting for the checkpoint
+            return
         # a second signal does what it did before plait took it over (by default: terminate now)
         signal.signal(signum, self._previous.get(signum, signal.SIG_DFL))
 

@@ -54,12 +54,18 @@ class ResumeState(TrainerCallback):
         self.trainer = trainer
 
     def on_save(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any) -> None:
+        losses = [self.trainer._tr_loss.item()]
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            # each rank accumulates the loss of its own shard: keep all, so every rank gets its own back
+            losses = [None] * torch.distributed.get_world_size()
+            torch.distributed.all_gather_object(losses, self.trainer._tr_loss.item())
         folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
         if not state.is_world_process_zero or not folder.is_dir():
             return
         atomic.write_json(folder / STATE_FILE, {
             "step": state.global_step,
-            "loss_since_log": self.trainer._tr_loss.item(),
+            "loss_since_log": losses[0],
+            "loss_since_log_per_rank": losses,
             "last_logged_step": self.trainer._globalstep_last_logged,
             "metrics_bytes": self.run.metrics.stat().st_size if self.run.metrics.exists() else 0,
             "evaluator": {"best": self.evaluator.best, "best_step": self.evaluator.best_step,
@@ -73,7 +79,9 @@ class ResumeState(TrainerCallback):
             return
         # the Trainer zeroes these at the start of train(); without them the first logged loss after
         # a resume would average only the steps since the checkpoint
-        self.trainer._tr_loss = torch.tensor(saved["loss_since_log"], device=args.device)
+        per_rank = saved.get("loss_since_log_per_rank") or [saved["loss_since_log"]]
+        rank = args.process_index if args.process_index < len(per_rank) else 0
+        self.trainer._tr_loss = torch.tensor(per_rank[rank], device=args.device)
         self.trainer._globalstep_last_logged = saved["last_logged_step"]
         best = saved["evaluator"]
         self.evaluator.best, self.evaluator.best_step = best["best"], best["best_step"]

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 from transformers.modeling_outputs import Seq2SeqLMOutput
 
+from plait.models.components.loss import token_loss
 from plait.models.components.tied import drop_tied_aliases
 
 
 class MapperSeq2Seq(nn.Module):
     """The encoder sees [encoder-prompt token embeddings][mapped frames]; the decoder starts with its prompt."""
+
+    accepts_loss_kwargs = True  # the Trainer passes num_items_in_batch (see token_loss)
 
     def __init__(self, norm: nn.Module, mapper: nn.Module, dropout: float, backbone: nn.Module,
                  label_smoothing: float = 0.0) -> None:
@@ -52,15 +54,14 @@ class MapperSeq2Seq(nn.Module):
         decoder_input_ids: torch.Tensor,
         decoder_attention_mask: torch.Tensor,
         labels: torch.Tensor | None = None,
+        num_items_in_batch: torch.Tensor | int | None = None,
     ) -> Seq2SeqLMOutput:
         embeds, mask = self.encoder_inputs(features, feature_mask, prompt_ids, prompt_mask)
         out = self.backbone(inputs_embeds=embeds, attention_mask=mask, decoder_input_ids=decoder_input_ids,
                             decoder_attention_mask=decoder_attention_mask, use_cache=False)
         loss = None
         if labels is not None:
-            logits = out.logits.float()
-            loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=-100,
-                                   label_smoothing=self.label_smoothing)
+            loss = token_loss(out.logits, labels, self.label_smoothing, num_items_in_batch)
         return Seq2SeqLMOutput(loss=loss, logits=out.logits)
 
     @torch.no_grad()

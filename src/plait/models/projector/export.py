@@ -129,12 +129,12 @@ def _save_remote(vision: nn.Module, projector: nn.Module, language: nn.Module, c
 
 
 def _copy_code(folder: Path) -> None:
-    from plait.models.components import projector as mlp_projector
+    from plait.models.components import loss, projector as mlp_projector
     from plait.models.projector import model
 
     # remote_code.py is never imported inside plait: its relative imports name these copies
     sources = {Path(__file__).with_name("remote_code.py"): "modeling_plait_vlm.py", Path(model.__file__): "model.py",
-               Path(mlp_projector.__file__): "mlp_projector.py"}
+               Path(mlp_projector.__file__): "mlp_projector.py", Path(loss.__file__): "loss.py"}
     for source, name in sources.items():
         shutil.copyfile(source, folder / name)
 

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 from transformers.modeling_outputs import CausalLMOutputWithPast
+
+try:
+    from plait.models.components.loss import token_loss
+except ImportError:  # in an export folder, beside a copy of loss.py (see export.py and remote_code.py)
+    from .loss import token_loss
 
 
 class ProjectorVLM(nn.Module):
     """Image features, projected, replace the embeddings of image tokens in the LM's input."""
+
+    accepts_loss_kwargs = True  # the Trainer passes num_items_in_batch (see token_loss)
 
     def __init__(
         self,
@@ -101,6 +107,7 @@ class ProjectorVLM(nn.Module):
         labels: torch.Tensor | None = None,
         vision_features: torch.Tensor | None = None,
         position_ids: torch.Tensor | None = None,
+        num_items_in_batch: torch.Tensor | int | None = None,
     ) -> CausalLMOutputWithPast:
         # vision_features: cached encoder outputs (see feature_cache.py) in place of pixel_values;
         # position_ids without attention_mask: a padding-free batch, sequences restart at 0 (see packing.py)
@@ -109,11 +116,8 @@ class ProjectorVLM(nn.Module):
                             use_cache=False)
         loss = None
         if labels is not None:
-            logits = out.logits[:, :-1].float()
-            loss = F.cross_entropy(
-                logits.reshape(-1, logits.shape[-1]), labels[:, 1:].reshape(-1),
-                ignore_index=-100, label_smoothing=self.label_smoothing,
-            )
+            # position 0 (a prompt token) is never a target, so the Trainer's count of labels != -100 is exact
+            loss = token_loss(out.logits[:, :-1], labels[:, 1:], self.label_smoothing, num_items_in_batch)
         return CausalLMOutputWithPast(loss=loss, logits=out.logits)
 
     @torch.no_grad()

@@ -1,6 +1,6 @@
 """plait's projector-family model for transformers' remote code (trust_remote_code=True).
 
-`plait export` copies this file into an export as modeling_plait_vlm.py, beside copies of plait's model.py and
+`plait export` copies this file into an export as modeling_plait_vlm.py, beside copies of plait's model.py, loss.py and
 mlp_projector.py, for models Llava cannot express (pooled image features, other projectors). It needs only torch
 and transformers; its relative imports resolve in the export folder, not inside plait.
 """
