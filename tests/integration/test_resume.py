@@ -185,6 +185,18 @@ def test_sigkill_with_two_workers_and_sparse_logging_resumes_bit_exact(folder):
     assert [s for s, _, _ in train_losses(run)] == [1, 3, 6, 9, 12]
 
 
+def test_sigkill_with_length_grouped_batches_resumes_bit_exact(folder):
+    """group_by_length draws each epoch's order from seed + epoch, not from the RNG state of the moment."""
+    (folder / "grouped").mkdir()
+    exp = write_experiment(folder / "grouped", "resume", **{**SETTINGS, "train.group_by_length": True})
+    uninterrupted = run_cli(str(exp))
+    step = STEPS_PER_EPOCH + random.choice([2, 3, 4])  # in epoch 2, whose order is drawn after the resume
+    where = f"killed at micro-batch {2 * step} (inside step {step}), group_by_length"
+    run = killed_run(exp, "training_step", 2 * step)
+    run_cli(str(exp), "--resume", str(run.path))
+    assert_identical(run, uninterrupted, where)
+
+
 def test_config_changes_that_matter_are_listed_and_force_accepts_them(tmp_path):
     run = RunDir(tmp_path)
     config = {"train": {"batch_size": 4, "log_every": 1}, "data": {"source": {"train_size": 48}}}
