@@ -5,16 +5,12 @@ Generated offline, deterministically from the source settings, into the cache on
 
 from __future__ import annotations
 
-import hashlib
-import json
 import random
-import shutil
 from pathlib import Path
 
 from PIL import Image, ImageDraw
 
-from plait.data.builtin.common import write_manifest
-from plait.data.cache import cache_root
+from plait.data.builtin.common import generated_once, write_manifest
 
 COLORS = {
     "red": (220, 40, 40),
@@ -69,12 +65,16 @@ def generate_shapes(
     """Generate (once) and return the folder holding images and train/validation/test manifests."""
     params = dict(train=train_size, validation=validation_size, test=test_size, image_size=image_size,
                   seed=seed, version=VERSION)
-    key = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:16]
-    folder = cache_root() / "builtin" / f"shapes-{key}"
-    if (folder / "DONE").exists():
-        return folder
-    tmp = folder.with_name(folder.name + f".tmp{random.randrange(1 << 30)}")
-    (tmp / "images").mkdir(parents=True)
+    with generated_once("shapes", params) as (folder, tmp):
+        if tmp is not None:
+            write_shapes(tmp, train_size, validation_size, test_size, image_size, seed)
+    return folder
+
+
+def write_shapes(tmp: Path, train_size: int, validation_size: int, test_size: int, image_size: int,
+                 seed: int) -> None:
+    """Draw the images and write the manifests into `tmp`."""
+    (tmp / "images").mkdir()
     rng = random.Random(seed)
     for split, count in (("train", train_size), ("validation", validation_size), ("test", test_size)):
         rows = []
@@ -93,9 +93,3 @@ def generate_shapes(
                 "question": QUESTIONS[asked], "answer": attrs[asked], "caption": caption(attrs),
             })
         write_manifest(tmp / f"{split}.jsonl", rows)
-    (tmp / "DONE").write_text(json.dumps(params))
-    try:
-        tmp.rename(folder)
-    except OSError:
-        shutil.rmtree(tmp, ignore_errors=True)  # another process finished first
-    return folder

@@ -6,15 +6,11 @@ file of shape (frames, keypoints * 2) per sentence plus MultimodalHugs TSVs, so 
 
 from __future__ import annotations
 
-import hashlib
-import json
-import random
-import shutil
 from pathlib import Path
 
 import numpy as np
 
-from plait.data.cache import cache_root
+from plait.data.builtin.common import generated_once
 from plait.data.sources.tsv import write_tsv
 
 WORDS = (
@@ -69,12 +65,16 @@ def generate_signs(
     """Generate (once) and return the folder holding signals/*.npy and train/validation/test TSVs."""
     params = dict(train=train_size, validation=validation_size, test=test_size, vocab_size=vocab_size,
                   min_words=min_words, max_words=max_words, noise=noise, seed=seed, version=VERSION)
-    key = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:16]
-    folder = cache_root() / "builtin" / f"signs-{key}"
-    if (folder / "DONE").exists():
-        return folder
-    tmp = folder.with_name(folder.name + f".tmp{random.randrange(1 << 30)}")
-    (tmp / "signals").mkdir(parents=True)
+    with generated_once("signs", params) as (folder, tmp):
+        if tmp is not None:
+            write_signs(tmp, train_size, validation_size, test_size, vocab_size, min_words, max_words, noise, seed)
+    return folder
+
+
+def write_signs(tmp: Path, train_size: int, validation_size: int, test_size: int, vocab_size: int, min_words: int,
+                max_words: int, noise: float, seed: int) -> None:
+    """Write each sentence's signal and the TSVs into `tmp`."""
+    (tmp / "signals").mkdir()
     rng = np.random.default_rng(seed)
     patterns = word_patterns(rng)
     for split, count in (("train", train_size), ("validation", validation_size), ("test", test_size)):
@@ -86,9 +86,3 @@ def generate_signs(
             rows.append({"signal": name, "signal_start": 0, "signal_end": 0, "encoder_prompt": ENCODER_PROMPT,
                          "decoder_prompt": DECODER_PROMPT, "output": " ".join(WORDS[w] for w in words)})
         write_tsv(tmp / f"{split}.tsv", rows)
-    (tmp / "DONE").write_text(json.dumps(params))
-    try:
-        tmp.rename(folder)
-    except OSError:
-        shutil.rmtree(tmp, ignore_errors=True)  # another process finished first
-    return folder

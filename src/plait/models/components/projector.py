@@ -8,11 +8,13 @@ ACTIVATIONS = {"gelu": nn.GELU, "relu": nn.ReLU, "silu": nn.SiLU, "tanh": nn.Tan
 
 
 class MLPProjector(nn.Module):
-    """`layers` linear layers with an activation between them (layers=1 is a linear projection)."""
+    """`layers` linear layers with an activation between them (layers=1 is a linear projection); the inner
+    layers are `hidden` wide (default: out_dim)."""
 
-    def __init__(self, in_dim: int, out_dim: int, layers: int = 2, activation: str = "gelu") -> None:
+    def __init__(self, in_dim: int, out_dim: int, layers: int = 2, activation: str = "gelu",
+                 hidden: int | None = None) -> None:
         super().__init__()
-        dims = [in_dim] + [out_dim] * layers
+        dims = [in_dim] + [hidden or out_dim] * (layers - 1) + [out_dim]
         blocks: list[nn.Module] = []
         for i in range(layers):
             if i:

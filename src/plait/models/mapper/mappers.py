@@ -14,16 +14,7 @@ class FrameMapper(nn.Module):
     def __init__(self, in_dim: int, out_dim: int, layers: int = 1, hidden: int | None = None,
                  activation: str = "gelu") -> None:
         super().__init__()
-        if layers == 1 or hidden is None or hidden == out_dim:
-            self.net = MLPProjector(in_dim, out_dim, layers, activation)
-        else:
-            dims = [in_dim] + [hidden] * (layers - 1) + [out_dim]
-            blocks: list[nn.Module] = []
-            for i in range(layers):
-                if i:
-                    blocks.append(ACTIVATIONS[activation]())
-                blocks.append(nn.Linear(dims[i], dims[i + 1]))
-            self.net = nn.Sequential(*blocks)
+        self.net = MLPProjector(in_dim, out_dim, layers, activation, hidden)
 
     def forward(self, frames: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return self.net(frames), mask

@@ -11,6 +11,7 @@ import torch
 
 from plait.data.collate import mask, pad
 from plait.data.sample import Sample
+from plait.models.components.text import TextProcessor
 from plait.models.mapper.signal import SignalSettings, read_signal
 
 
@@ -25,18 +26,14 @@ def pad_frames(frames: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
     return out, valid
 
 
-class MapperProcessor:
+class MapperProcessor(TextProcessor):
     """Tokenizer + signal reading settings + the decoder's start token."""
 
     def __init__(self, tokenizer: Any, settings: SignalSettings, decoder_start_id: int, input_dim: int) -> None:
-        self.tokenizer = tokenizer
+        super().__init__(tokenizer)
         self.settings = settings
         self.decoder_start_id = decoder_start_id
         self.input_dim = input_dim
-        self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-
-    def _ids(self, text: str) -> list[int]:
-        return self.tokenizer(text, add_special_tokens=False)["input_ids"] if text else []
 
     def frames(self, sample: Sample) -> torch.Tensor:
         """The sample's (frames, features) tensor; a wrong feature size names the file."""
@@ -44,10 +41,6 @@ class MapperProcessor:
         if frames.shape[-1] != self.input_dim:
             raise ValueError(f"{sample.media}: {frames.shape[-1]} features per frame; the model takes {self.input_dim}")
         return frames
-
-    def target_ids(self, text: str) -> list[int]:
-        """The target's tokens followed by EOS."""
-        return self._ids(text) + [self.tokenizer.eos_token_id]
 
     def encode_prompt(self, sample: Sample) -> dict[str, Any]:
         """Frames, encoder-prompt ids, and the decoder's start token + decoder prompt."""
@@ -83,14 +76,6 @@ class MapperProcessor:
         decoder = [b["decoder_ids"] for b in batch]
         return self._encoder(batch) | {"decoder_input_ids": pad(decoder, self.pad_id, "left"),
                                        "decoder_attention_mask": mask(decoder, "left")}
-
-    def decode(self, ids: torch.Tensor) -> list[str]:
-        """Generated ids to text, special tokens (tags included) dropped."""
-        return [t.strip() for t in self.tokenizer.batch_decode(ids, skip_special_tokens=True)]
-
-    def target_length(self, text: str) -> int:
-        """Tokens the decoder must produce for `text`, EOS included."""
-        return len(self.target_ids(text))
 
     def save(self, folder: Path) -> None:
         """The tokenizer, and the reading settings as JSON."""

@@ -10,16 +10,17 @@ import torch
 from plait.data.collate import mask, pad
 from plait.data.modalities.image import load_image
 from plait.data.sample import Sample
+from plait.models.components.text import TextProcessor
 
 
-class ProjectorProcessor:
+class ProjectorProcessor(TextProcessor):
     """Tokenizer + image processor + the rule for where image tokens go."""
 
     def __init__(
         self, tokenizer: Any, image_processor: Any, image_token: str, num_image_tokens: int,
         placement: str = "placeholder", prefix: str = "", suffix: str = "", features: Any = None,
     ) -> None:
-        self.tokenizer = tokenizer
+        super().__init__(tokenizer)
         # a FeatureCache (or None): training samples then carry the frozen encoder's stored outputs, not pixels
         self.features = features
         self.image_processor = image_processor
@@ -29,10 +30,6 @@ class ProjectorProcessor:
         self.placement = placement
         self.prefix = prefix
         self.suffix = suffix
-        self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-
-    def _ids(self, text: str) -> list[int]:
-        return self.tokenizer(text, add_special_tokens=False)["input_ids"] if text else []
 
     def prompt_ids(self, sample: Sample) -> list[int]:
         """BOS, then the prompt with the image tokens in place."""
@@ -45,10 +42,6 @@ class ProjectorProcessor:
         if not found:
             before, after = "", sample.prompt
         return bos + self._ids(before) + image + self._ids(after)
-
-    def target_ids(self, text: str) -> list[int]:
-        """The target's tokens followed by EOS."""
-        return self._ids(text) + [self.tokenizer.eos_token_id]
 
     def pixels(self, sample: Sample) -> torch.Tensor | None:
         if sample.media is None:
@@ -99,12 +92,6 @@ class ProjectorProcessor:
         if pixels:
             out["pixel_values"] = torch.stack(pixels)
         return out
-
-    def decode(self, ids: torch.Tensor) -> list[str]:
-        return [t.strip() for t in self.tokenizer.batch_decode(ids, skip_special_tokens=True)]
-
-    def target_length(self, text: str) -> int:
-        return len(self.target_ids(text))
 
     def save(self, folder: Path) -> None:
         self.tokenizer.save_pretrained(folder)

@@ -1,0 +1,30 @@
+"""The text side every family's processor shares: token ids, targets with EOS, decoding."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+
+class TextProcessor:
+    """A tokenizer, and what each family does the same way with it."""
+
+    def __init__(self, tokenizer: Any) -> None:
+        self.tokenizer = tokenizer
+        self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+
+    def _ids(self, text: str) -> list[int]:
+        return self.tokenizer(text, add_special_tokens=False)["input_ids"] if text else []
+
+    def target_ids(self, text: str) -> list[int]:
+        """The target's tokens followed by EOS."""
+        return self._ids(text) + [self.tokenizer.eos_token_id]
+
+    def target_length(self, text: str) -> int:
+        """Tokens the model must produce for `text`, EOS included."""
+        return len(self.target_ids(text))
+
+    def decode(self, ids: torch.Tensor) -> list[str]:
+        """Generated ids to text, special tokens (tags included) dropped."""
+        return [t.strip() for t in self.tokenizer.batch_decode(ids, skip_special_tokens=True)]
