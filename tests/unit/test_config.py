@@ -103,3 +103,12 @@ def test_relative_manifest_paths_resolve_against_the_file(tmp_path):
     (sub / "m.yaml").write_text(yaml.safe_dump(cfg))
     exp = load_experiment(sub / "m.yaml")
     assert exp.data.source.train == (sub / "data" / "train.jsonl").resolve()
+
+
+def test_padding_free_with_an_encoder_decoder_is_refused_before_any_run(tmp_path, capsys):
+    assert main(["run", "experiments/signs-quickstart.yaml", "--set", "train.padding_free=true",
+                 "--set", f"output_dir={tmp_path / 'runs'}"]) == 2
+    err = capsys.readouterr().err
+    assert "train.padding_free: the mapper family cannot pack sequences" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "runs").exists()
+    assert load_experiment("experiments/quickstart.yaml", ["train.padding_free=true"]).train.padding_free

@@ -76,3 +76,12 @@ class Experiment(Strict):
             raise ValueError("; ".join(problems))
         return self
 
+    @model_validator(mode="after")
+    def _padding_free(self) -> "Experiment":
+        where = ["train"] * self.train.padding_free + [f"stages[{i}].train" for i, s in enumerate(self.stages)
+                                                       if s.train is not None and s.train.padding_free]
+        if where and not self.model.padding_free_ok:
+            raise ValueError(f"{where[0]}.padding_free: the {self.model.family} family cannot pack sequences "
+                             "(its forward takes no position ids); use it with the projector family, or set it false")
+        return self
+

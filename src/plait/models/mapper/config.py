@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -91,6 +91,7 @@ class MapperModelConfig(Strict):
 
     family: Literal["mapper"] = "mapper"
     """Model family (the discriminator)."""
+    padding_free_ok: ClassVar[bool] = False  # an encoder-decoder: its forward takes no position ids
     signal: SignalConfig = SignalConfig()
     """Reading and preprocessing of the input sequences."""
     layer_norm: bool = True

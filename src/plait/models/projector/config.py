@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
@@ -101,6 +101,7 @@ class ProjectorModelConfig(Strict):
 
     family: Literal["projector"] = "projector"
     """Model family (the discriminator)."""
+    padding_free_ok: ClassVar[bool] = True  # a decoder-only LM: packed sequences are kept apart by position ids
     vision: VisionConfig
     """Vision encoder."""
     projector: ProjectorConfig = ProjectorConfig()
