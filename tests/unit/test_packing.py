@@ -96,7 +96,7 @@ def test_group_by_length_takes_lengths_from_the_processor(setup):
     from transformers import TrainingArguments
 
     from plait.data.dataset import EncodedDataset
-    from plait.train.sampling import LengthAwareTrainer
+    from plait.train.trainer import PlaitTrainer
 
     calls = []
 
@@ -107,8 +107,8 @@ def test_group_by_length_takes_lengths_from_the_processor(setup):
     args = TrainingArguments(output_dir="unused", per_device_train_batch_size=2, report_to="none", use_cpu=True,
                              train_sampling_strategy="group_by_length")
     lengths = [processor.length(s) for s in samples]
-    trainer = LengthAwareTrainer(model=built.model, args=args, train_dataset=EncodedDataset(samples, encode),
-                                 data_collator=processor.collate, lengths=lengths)
+    trainer = PlaitTrainer(model=built.model, args=args, train_dataset=EncodedDataset(samples, encode),
+                           data_collator=processor.collate, lengths=lengths, make_optimizer=None, make_scheduler=None)
     sampler = trainer._get_train_sampler()
     assert sampler.lengths == lengths and calls == []  # no sample was encoded to learn its length
     assert sorted(sampler) == list(range(len(samples)))

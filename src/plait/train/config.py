@@ -7,6 +7,7 @@ from typing import Annotated, Literal, Union
 from pydantic import Field, model_validator
 
 from plait.config.base import Strict
+from plait.train.distributed import DdpConfig, Distributed
 
 
 class _Warmup(Strict):
@@ -159,6 +160,8 @@ class TrainConfig(Strict):
     """Validation metric for best-model selection and early stopping ('loss' or an evaluation metric)."""
     early_stopping: EarlyStopping | None = None
     """Early stopping on `metric` (needs eval_every > 0)."""
+    distributed: Distributed = DdpConfig()
+    """How the ranks of a multi-process run (`plait run EXP --nproc N`) share the model: ddp or deepspeed."""
 
     @model_validator(mode="after")
     def _checks(self) -> "TrainConfig":

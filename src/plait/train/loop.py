@@ -20,9 +20,10 @@ from plait.models.family import Built
 from plait.runs.rundir import RunDir
 from plait.train.callbacks import CheckpointFinisher, Evaluator, RunRecorder
 from plait.train.config import TrainConfig
+from plait.train.distributed import distributed_arguments
 from plait.train.preempt import Preemption
 from plait.train.resume import ResumeState
-from plait.train.sampling import LengthAwareTrainer
+from plait.train.trainer import PlaitTrainer
 from plait.train.schedules import build_scheduler
 
 
@@ -91,8 +92,7 @@ def training_arguments(cfg: TrainConfig, output: Path, steps: int, seed: int, pr
         bf16=cfg.precision == "bf16",
         fp16=cfg.precision == "fp16",
         use_cpu=not torch.cuda.is_available(),
-        ddp_find_unused_parameters=True if world_size() > 1 else None,
-        ddp_backend="gloo" if world_size() > 1 and not torch.cuda.is_available() else None,
+        **distributed_arguments(cfg.distributed, world_size(), cpu=not torch.cuda.is_available()),
     )
 
 
@@ -110,8 +110,6 @@ def train(
     if cfg.gradient_checkpointing:
         model.gradient_checkpointing_enable()
     steps = total_steps(cfg, len(train_samples))
-    optimizer = make_optimizer(model, cfg)
-    scheduler = build_scheduler(optimizer, cfg.schedule, steps, cfg.lr)
     evaluator = Evaluator(
         run, evaluate, cfg.eval_every, cfg.save_every, cfg.metric,
         cfg.early_stopping.patience if cfg.early_stopping else None,
@@ -127,12 +125,13 @@ def train(
         check_padding_free(model)
         collate = FlatteningCollator(collate)
     length = getattr(built.processor, "length", None)
-    trainer = LengthAwareTrainer(
+    trainer = PlaitTrainer(
         model=model,
         args=training_arguments(cfg, run.checkpoints, steps, seed, progress),
         data_collator=collate,
         train_dataset=EncodedDataset(train_samples, built.processor.encode_train),
-        optimizers=(optimizer, scheduler),
+        make_optimizer=lambda wrapped: make_optimizer(wrapped, cfg),
+        make_scheduler=lambda optimizer: build_scheduler(optimizer, cfg.schedule, steps, cfg.lr),
         lengths=[length(s) for s in train_samples] if cfg.group_by_length and length else None,
         # resume_state writes into checkpoint-N, so it runs before the finisher marks it complete
         callbacks=[RunRecorder(run, stage), evaluator, preemption, resume_state, finisher],

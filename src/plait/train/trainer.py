@@ -1,4 +1,9 @@
-"""Length-grouped sampling with lengths known up front, drawn from the seed and the epoch.
+"""plait's Trainer: its own optimizer and schedule, made when the Trainer asks; length-grouped sampling.
+
+The optimizer and schedule are never passed in: the Trainer asks for them once it has wrapped the model,
+which DeepSpeed needs (it would otherwise put transformers' default AdamW and linear schedule in their place).
+
+Length-grouped sampling uses lengths known up front, and draws from the seed and the epoch.
 
 transformers' Trainer groups by length with its LengthGroupedSampler, but outside a `datasets.Dataset`
 it learns the lengths by encoding every sample (images included) before the first step. The family's
@@ -9,19 +14,34 @@ each epoch's order comes from seed + epoch, as accelerate's seedable sampler doe
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import torch
 from transformers import Trainer
 from transformers.trainer_pt_utils import LengthGroupedSampler
 
 
-class LengthAwareTrainer(Trainer):
-    """transformers' Trainer; with `lengths`, its group_by_length sampler uses them instead of encoding the data."""
+class PlaitTrainer(Trainer):
+    """transformers' Trainer with plait's optimizer and schedule; with `lengths`, its group_by_length sampler
+    uses them instead of encoding the data."""
 
-    def __init__(self, *args: Any, lengths: list[int] | None = None, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, make_optimizer: Callable[[torch.nn.Module], torch.optim.Optimizer],
+                 make_scheduler: Callable[[torch.optim.Optimizer], Any], lengths: list[int] | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.make_optimizer = make_optimizer
+        self.make_scheduler = make_scheduler
         self.lengths = lengths
+
+    def create_optimizer(self, model: torch.nn.Module | None = None) -> torch.optim.Optimizer:
+        if self.optimizer is None:
+            self.optimizer = self.make_optimizer(self.model if model is None else model)
+        return self.optimizer
+
+    def create_scheduler(self, num_training_steps: int, optimizer: torch.optim.Optimizer | None = None) -> Any:
+        if self.lr_scheduler is None:
+            self.lr_scheduler = self.make_scheduler(self.optimizer if optimizer is None else optimizer)
+        return self.lr_scheduler
 
     def _get_train_sampler(self, train_dataset: Any = None) -> torch.utils.data.Sampler | None:
         if self.lengths is None or self.args.train_sampling_strategy != "group_by_length":
