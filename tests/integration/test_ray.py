@@ -33,20 +33,8 @@ def build():
 """
 
 
-@pytest.fixture(scope="module")
-def head():
-    """A Ray head on loopback only (Ray's switch for laptops: no cluster address on the network)."""
-    from ray._private import ray_constants
-
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
-        env.setattr(ray_constants, "ENABLE_RAY_CLUSTER", False)
-        info = ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
-        yield info.address_info["gcs_address"]
-        ray.shutdown()
-
-
-def test_four_trials_on_a_local_head_one_retried(head, tmp_path):
+def test_four_trials_on_a_local_head_one_retried(ray_head, tmp_path):
+    head = ray_head
     assert head.startswith("127.0.0.1:")
     marker = tmp_path / "fail-once"
     marker.touch()

@@ -33,7 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     from plait.pipeline import resume_experiment, run_experiment
     from plait.launch.dispatch import launch_elsewhere
-    from plait.launch.ranks import announce_rank, is_main_process, launched_run_dir, under_torchrun
+    from plait.launch.ranks import announce_rank, is_main_process, launched_run_dir, launched_rank
     from plait.train.preempt import PREEMPTED_EXIT
     from plait.train.resume import find_run, plan_resume
     from plait.train.seed import prepare_determinism
@@ -48,7 +48,7 @@ def main(args: argparse.Namespace) -> int:
         raise ConfigError(*problems)
     if args.resume is not None and (args.dry_run or (args.resume and len(experiments) > 1)):
         raise UserError("--resume: give one experiment with a RUN, and no --dry-run")
-    if not under_torchrun():
+    if not launched_rank():
         launched = launch_elsewhere(args, experiments)
         if launched is not None:
             return launched

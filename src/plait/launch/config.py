@@ -35,25 +35,25 @@ class SlurmConfig(Strict):
 
 
 class RayConfig(Strict):
-    """A Ray cluster for sweeps' trials."""
+    """A Ray cluster: a run's training processes (Ray Train workers) or a sweep's trials (Ray Tune trials)."""
 
     address: str | None = None
     """Ray cluster address (host:port or ray://host:port); None = start a local Ray instance."""
     max_retries: int = Field(1, ge=0)
-    """Times a failed trial is retried before it counts as failed."""
+    """Times a failed trial (sweep) or a failed run (Ray Train, resumed from its last checkpoint) is retried."""
     cpus_per_trial: float = Field(1.0, gt=0)
-    """CPUs Ray reserves for each trial."""
+    """CPUs Ray reserves for each trial (sweep) or each training process (run)."""
     gpus_per_trial: float = Field(0.0, ge=0)
-    """GPUs Ray reserves for each trial."""
+    """GPUs Ray reserves for each trial (sweep) or each training process (run; > 0 trains on GPUs)."""
 
 
 class LaunchConfig(Strict):
     """How `plait run` is launched; each value can also be given as a flag of `plait run`."""
 
     launcher: Literal["local", "slurm", "ray"] = "local"
-    """local: this machine (torchrun when nproc > 1); slurm: a submitit job; ray: trials on a Ray cluster."""
+    """local: this machine (torchrun when nproc > 1); slurm: a submitit job; ray: a Ray Train job on a Ray cluster."""
     nproc: int = Field(1, ge=1)
-    """Training processes per node (data parallel; torchrun when > 1)."""
+    """Training processes per node (data parallel; torchrun when > 1, or Ray Train workers)."""
     nnodes: int = Field(1, ge=1)
     """Nodes taking part in one run (torchrun's rendezvous joins them)."""
     slurm: SlurmConfig = SlurmConfig()

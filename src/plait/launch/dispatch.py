@@ -9,7 +9,6 @@ import sys
 from rich.console import Console
 
 from plait.config.schema import Experiment
-from plait.errors import UserError
 from plait.launch.config import LaunchConfig
 from plait.launch.flags import child_arguments, launch_config
 from plait.launch.torchrun import Topology, launch, shared_run_dir
@@ -45,8 +44,10 @@ def launch_elsewhere(args: argparse.Namespace, experiments: list[Experiment]) ->
 
             codes.append(submit_run(exp, plan, spec, args.overrides, args.resume, args.wait))
         elif plan.launcher == "ray":
-            raise UserError("--launcher ray: give it to `plait sweep` (trials as Ray Tune trials); "
-                            "for one run use --launcher local or slurm")
+            from plait.launch.ray_run import run_on_ray
+
+            run = resumable(exp, args.resume, args.force) if args.resume is not None else None
+            codes.append(run_on_ray(exp, plan, child, run, args.dry_run))
         elif in_this_process(plan):
             codes.append(subprocess.run([sys.executable, "-m", "plait", *child], check=False).returncode)
         else:

@@ -13,7 +13,7 @@ def add_launch_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags that choose where and on how many processes the run trains (each overrides `launch:`)."""
     group = parser.add_argument_group("launch (override the experiment's launch: section)")
     group.add_argument("--launcher", choices=["local", "slurm", "ray"], default=None,
-                       help="local: this machine; slurm: submit a submitit job; ray: sweeps' trials on Ray")
+                       help="local: this machine; slurm: submit a submitit job; ray: a Ray Train job on a Ray cluster")
     group.add_argument("--nproc", type=int, default=None, metavar="N",
                        help="training processes per node; N > 1 runs data-parallel under torchrun")
     group.add_argument("--nnodes", type=int, default=None, metavar="N", help="nodes in one run (torchrun)")
@@ -30,6 +30,8 @@ def add_launch_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--sbatch", action="append", default=[], metavar="KEY=VALUE",
                        help="extra sbatch option, e.g. --sbatch constraint=a100 (repeatable)")
     group.add_argument("--wait", action="store_true", help="with --launcher slurm: wait for the job to end")
+    group.add_argument("--address", default=None, metavar="HOST:PORT",
+                       help="with --launcher ray: the Ray cluster (default: start Ray on this machine)")
 
 
 def launch_config(args: argparse.Namespace, base: LaunchConfig) -> LaunchConfig:
@@ -47,8 +49,10 @@ def launch_config(args: argparse.Namespace, base: LaunchConfig) -> LaunchConfig:
     for name, value in {**top, **slurm}.items():
         if isinstance(value, int) and value < (0 if name == "gpus_per_node" else 1):
             raise UserError(f"--{name.replace('_', '-')}: must be at least 1, got {value}")
-    merged = base.model_copy(update={**top, "slurm": base.slurm.model_copy(update=slurm)})
-    if merged.nnodes > 1 and not (args.rdzv_endpoint and args.rdzv_id):
+    ray = {"address": args.address} if args.address is not None else {}
+    merged = base.model_copy(update={**top, "slurm": base.slurm.model_copy(update=slurm),
+                                     "ray": base.ray.model_copy(update=ray)})
+    if merged.launcher != "ray" and merged.nnodes > 1 and not (args.rdzv_endpoint and args.rdzv_id):
         raise UserError("--nnodes > 1: give --rdzv-endpoint HOST:PORT and --rdzv-id ID (the same on every node)")
     if not 0 <= args.node_rank < merged.nnodes:
         raise UserError(f"--node-rank: must be in 0..{merged.nnodes - 1}, got {args.node_rank}")

@@ -29,8 +29,9 @@ def is_main_process() -> bool:
     return rank() == 0
 
 
-def under_torchrun() -> bool:
-    """Whether torchrun started this process."""
+def launched_rank() -> bool:
+    """Whether a distributed launcher (torchrun, Ray Train) started this process as one rank of a run."""
+    # torchrun and Ray Train's TorchTrainer both set LOCAL_RANK (torchrun also its run id)
     return "TORCHELASTIC_RUN_ID" in os.environ or "LOCAL_RANK" in os.environ
 
 

@@ -2,12 +2,14 @@
 
 Optuna still chooses the parameters and keeps the ledger (the sweep's journal), so the trials land
 in the same run directories as local workers'. A trial that fails is retried by Ray (FailureConfig)
-with the same parameters, up to `max_retries` times.
+with the same parameters, up to `max_retries` times. (`plait run --launcher ray`, one run as a Ray
+Train job, is in ray_run.py; both join the cluster through connect().)
 """
 
 from __future__ import annotations
 
 import os
+import socket
 import time
 from pathlib import Path
 from typing import Any
@@ -78,19 +80,38 @@ def one_trial(config: dict[str, Any], sweep: dict[str, Any], where: str, plan: A
     raise RuntimeError(f"trial {trial.number} failed: {error}")
 
 
-def connect(address: str | None) -> None:
-    """Join the Ray cluster at `address` (None: a local Ray instance)."""
+def check_reachable(address: str | None) -> None:
+    """Fail in seconds when nothing listens at a HOST:PORT address (ray.init retries for minutes)."""
+    if address is None or address in ("auto", "local"):
+        return
+    host, sep, port = address.removeprefix("ray://").rpartition(":")
+    if not sep or not host or not port.isdigit():
+        raise UserError(f"--address {address}: expected HOST:PORT, ray://HOST:PORT or auto, e.g. 10.0.0.5:6379")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=5).close()
+    except OSError as err:
+        raise UserError(f"--address {address}: no Ray cluster answers there ({err.strerror or err}); "
+                        "start one with `ray start --head` and give the address it prints") from None
+
+
+def connect(address: str | None, log_to_driver: bool = False) -> str:
+    """Join the Ray cluster at `address` (None: a local Ray instance); return its address."""
     try:
         import ray
     except ImportError:
         raise UserError("--launcher ray needs ray[tune]: pip install 'plait[cluster]'") from None
 
+    # "local", not None: None would also join whatever cluster Ray last recorded in /tmp/ray, even a dead one
+    address = address or os.environ.get("RAY_ADDRESS") or "local"
+    check_reachable(address)
     env = {k: v for k, v in os.environ.items() if k.startswith(FORWARDED_ENV)}
     try:
-        ray.init(address=address, runtime_env={"env_vars": env}, log_to_driver=False, ignore_reinit_error=True)
+        ray.init(address=address, runtime_env={"env_vars": env}, log_to_driver=log_to_driver,
+                 ignore_reinit_error=True)
     except ConnectionError as err:
         raise UserError(f"--address {address}: no Ray cluster there ({err}); "
                         "start one with `ray start --head`") from None
+    return ray.get_runtime_context().gcs_address
 
 
 def run_trials(sweep: dict[str, Any], where: str, plan: Any, n_trials: int, ray_cfg: RayConfig,
