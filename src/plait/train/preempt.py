@@ -36,6 +36,9 @@ class Preemption(TrainerCallback):
         if threading.current_thread() is threading.main_thread():
             for sig in SIGNALS:
                 self._previous[sig] = signal.signal(sig, self._handle)
+                # restart system calls the signal interrupts: a collective (gloo, NCCL's host side) or a data
+                # loader read failing with EINTR would turn a pre-emption into a crash
+                signal.siginterrupt(sig, False)
         try:
             yield self
         finally:
