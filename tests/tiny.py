@@ -52,3 +52,26 @@ def write_experiment(folder: Path, name: str = "tiny", **updates: Any) -> Path:
     path = folder / f"{name}.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     return path
+
+
+# a short run whose loss curve a data-parallel launch (torchrun, Ray Train) must reproduce: its answers have
+# different lengths, and the loss is normalised by the target tokens of the global batch (token_loss), so two
+# ranks with half batches give the loss and gradient of one process with the whole batch
+DATA_PARALLEL = {"train.max_steps": 4, "train.log_every": 1, "eval.splits": ["test"], "data.source.test_size": 4}
+
+
+def train_curve(run: Any) -> list[tuple[int, float, float]]:
+    """(step, loss, grad norm) of every logged training step of a run directory."""
+    from plait.runs import atomic
+
+    return [(r["step"], r["loss"], r["grad_norm"]) for r in atomic.read_jsonl(run.metrics) if r.get("split") == "train"]
+
+
+def assert_same_curve(run: Any, reference: Any) -> None:
+    """The two runs logged the same steps with the same loss and grad norm, to float32 rounding."""
+    import pytest
+
+    ours, theirs = train_curve(run), train_curve(reference)
+    assert [s for s, _, _ in ours] == [s for s, _, _ in theirs] and ours
+    for (_, loss, norm), (_, ref_loss, ref_norm) in zip(ours, theirs):
+        assert loss == pytest.approx(ref_loss, rel=1e-5) and norm == pytest.approx(ref_norm, rel=1e-4)

@@ -15,11 +15,10 @@ import pytest
 from plait.cli import main
 from plait.runs import atomic
 from plait.runs.rundir import find_runs
-from tests.tiny import tiny, write_experiment
+from tests.tiny import DATA_PARALLEL, assert_same_curve, tiny, train_curve, write_experiment
 
 pytest.importorskip("ray.train")
 
-QUICK = {"train.max_steps": 4, "train.log_every": 1, "eval.splits": ["test"], "data.source.test_size": 4}
 # the experiment as a function that fails the first time rank 1 of a Ray Train job builds it
 FLAKY = """
 import os
@@ -36,18 +35,15 @@ def build():
 """
 
 
-def train_curve(run):
-    return [(r["step"], r["loss"], r["grad_norm"]) for r in atomic.read_jsonl(run.metrics) if r.get("split") == "train"]
-
 
 @pytest.fixture(scope="module")
 def runs(ray_head, tmp_path_factory):
     folder = tmp_path_factory.mktemp("ray-run")
     marker = folder / "fail-once"
     marker.touch()
-    exp = {**tiny(**QUICK, **{"train.batch_size": 4}), "name": "ddp", "output_dir": str(folder / "runs")}
+    exp = {**tiny(**DATA_PARALLEL, **{"train.batch_size": 4}), "name": "ddp", "output_dir": str(folder / "runs")}
     (folder / "ddp.py").write_text(FLAKY.format(exp=exp, marker=str(marker)))
-    single = write_experiment(folder, "single", **QUICK, **{"train.batch_size": 8})
+    single = write_experiment(folder, "single", **DATA_PARALLEL, **{"train.batch_size": 8})
     proc = subprocess.Popen([sys.executable, "-m", "plait", "run", f"{folder / 'ddp.py'}:build", "--launcher", "ray",
                              "--address", ray_head, "--nproc", "2", "--no-progress"],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -76,8 +72,6 @@ def test_one_run_directory_written_by_rank_0_after_a_retry(runs, ray_head):
 
 def test_loss_curve_matches_single_process_with_same_global_batch(runs):
     ddp, single, _ = runs
-    ours, theirs = train_curve(ddp), train_curve(single)
-    assert [s for s, _, _ in ours] == [s for s, _, _ in theirs] == [1, 2, 3, 4]
-    for (_, loss, norm), (_, ref_loss, ref_norm) in zip(ours, theirs):
-        assert loss == pytest.approx(ref_loss, rel=1e-5) and norm == pytest.approx(ref_norm, rel=1e-4)
+    assert_same_curve(ddp, single)
+    assert [s for s, _, _ in train_curve(ddp)] == [1, 2, 3, 4]
 

@@ -14,23 +14,15 @@ import torch
 from plait.cli import main
 from plait.runs import atomic
 from plait.runs.rundir import find_runs
-from tests.tiny import write_experiment
+from tests.tiny import DATA_PARALLEL, assert_same_curve, train_curve, write_experiment
 
-# answers of different lengths: the loss is normalised by the target tokens of the global batch (token_loss),
-# so two ranks with half batches give the loss and gradient of one process with the whole batch
-QUICK = {"train.max_steps": 4, "train.log_every": 1, "eval.splits": ["test"],
-            "data.source.test_size": 4}
-
-
-def train_curve(run):
-    return [(r["step"], r["loss"], r["grad_norm"]) for r in atomic.read_jsonl(run.metrics) if r.get("split") == "train"]
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     folder = tmp_path_factory.mktemp("torchrun")
-    ddp = write_experiment(folder, "ddp", **QUICK, **{"train.batch_size": 4})
-    single = write_experiment(folder, "single", **QUICK, **{"train.batch_size": 8})
+    ddp = write_experiment(folder, "ddp", **DATA_PARALLEL, **{"train.batch_size": 4})
+    single = write_experiment(folder, "single", **DATA_PARALLEL, **{"train.batch_size": 8})
     proc = subprocess.Popen([sys.executable, "-m", "plait", "run", str(ddp), "--nproc", "2", "--no-progress"],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     assert main(["run", str(single), "--no-progress"]) == 0  # meanwhile, in this process
@@ -56,10 +48,8 @@ def test_two_ranks_one_run_directory_written_by_rank_0(runs):
 
 def test_loss_curve_matches_single_process_with_same_global_batch(runs):
     ddp, single, _ = runs
-    ours, theirs = train_curve(ddp), train_curve(single)
-    assert [s for s, _, _ in ours] == [s for s, _, _ in theirs] == [1, 2, 3, 4]
-    for (_, loss, norm), (_, ref_loss, ref_norm) in zip(ours, theirs):
-        assert loss == pytest.approx(ref_loss, rel=1e-5) and norm == pytest.approx(ref_norm, rel=1e-4)
+    assert_same_curve(ddp, single)
+    assert [s for s, _, _ in train_curve(ddp)] == [1, 2, 3, 4]
 
 
 def test_multi_node_needs_a_rendezvous(tmp_path, capsys):
@@ -72,7 +62,7 @@ def test_multi_node_needs_a_rendezvous(tmp_path, capsys):
 def test_preempted_two_process_run_exits_75_and_resumes_to_the_uninterrupted_weights(tmp_path):
     from safetensors.torch import load_file
 
-    long = {**QUICK, "train.max_steps": 200, "train.save_every": 50, "train.log_every": 10, "train.batch_size": 4}
+    long = {**DATA_PARALLEL, "train.max_steps": 200, "train.save_every": 50, "train.log_every": 10, "train.batch_size": 4}
     (tmp_path / "cut").mkdir(), (tmp_path / "whole").mkdir()
     exp = write_experiment(tmp_path / "cut", "long", **long)
     reference = write_experiment(tmp_path / "whole", "long", **long)
