@@ -17,7 +17,6 @@ from plait.runs.rundir import find_runs
 from tests.tiny import DATA_PARALLEL, assert_same_curve, train_curve, write_experiment
 
 
-
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     folder = tmp_path_factory.mktemp("torchrun")
