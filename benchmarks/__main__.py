@@ -1,4 +1,4 @@
-"""python -m benchmarks {overhead,feature-cache,padding-free,all} [--repeats N] [--append]
+"""python -m benchmarks {overhead,feature-cache,padding-free,pose-cache,all} [--repeats N] [--append]
 
 Runs the issue-9 speed benchmarks in this process and prints each as a Markdown section; with --append,
 also appends it to benchmarks/RESULTS.md. Exits 1 when a figure misses its target.
@@ -15,9 +15,10 @@ from benchmarks.common import RESULTS
 from benchmarks.feature_cache import FeatureCache
 from benchmarks.overhead import Overhead
 from benchmarks.padding_free import PaddingFree
+from benchmarks.pose_cache import PoseCache
 from plait.bench.report import append
 
-BENCHMARKS = {b.name: b for b in (Overhead(), FeatureCache(), PaddingFree())}
+BENCHMARKS = {b.name: b for b in (Overhead(), FeatureCache(), PaddingFree(), PoseCache())}
 
 
 def main() -> int:

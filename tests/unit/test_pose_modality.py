@@ -86,3 +86,24 @@ def test_check_reasons_and_frame_limits(tmp_path: Path, pose_file: Path) -> None
     assert check_signal(Sample("s", "", ""), settings) == "no signal path"
     strided = read_signal(Sample("s", "", "", media=tmp_path / "f.npy"), settings)
     assert strided.shape == (15, 4)
+
+
+def test_preprocessed_poses_are_read_once_and_keyed_by_content_and_settings(tmp_path, monkeypatch) -> None:
+    from plait.models.mapper import pose_cache
+
+    monkeypatch.setenv("PLAIT_CACHE", str(tmp_path / "cache"))
+    parsed = []
+    monkeypatch.setattr(pose_cache, "load_pose", lambda *a: parsed.append(a) or load_pose(*a))
+    path = write_pose(tmp_path / "p.pose", holistic_pose(40, seed=1))
+    sample = Sample(id="p", prompt="", target="x", media=path, start_ms=400, end_ms=1200)
+    settings = SignalSettings()
+    first, again = read_signal(sample, settings), read_signal(sample, settings)
+    np.testing.assert_array_equal(first, load_pose(path, 400, 1200))
+    np.testing.assert_array_equal(again, first)
+    assert len(parsed) == 1 and len(list((tmp_path / "cache" / "poses").rglob("*.npy"))) == 1
+    read_signal(sample, SignalSettings(normalize=False))  # other settings: another entry
+    write_pose(path, holistic_pose(40, seed=2))  # same name, new content: read again, never the stale clip
+    np.testing.assert_array_equal(read_signal(sample, settings), load_pose(path, 400, 1200))
+    assert len(parsed) == 3
+    np.testing.assert_array_equal(read_signal(sample, SignalSettings(cache_poses=False)), load_pose(path, 400, 1200))
+    assert len(list((tmp_path / "cache" / "poses").rglob("*.npy"))) == 3  # cache_poses: false stores nothing

@@ -30,7 +30,8 @@ from plait.models.mapper.tokens import add_tokens, extend_embeddings, prompt_tag
 def signal_settings(cfg: SignalConfig) -> SignalSettings:
     """The reading settings as plain values."""
     return SignalSettings(fps=cfg.fps, frame_stride=cfg.frame_stride, max_frames=cfg.max_frames,
-                          hide_legs=cfg.hide_legs, reduce_holistic=cfg.reduce_holistic, normalize=cfg.normalize)
+                          hide_legs=cfg.hide_legs, reduce_holistic=cfg.reduce_holistic, normalize=cfg.normalize,
+                          cache_poses=cfg.cache_poses)
 
 
 def build_tokenizer(cfg: MapperModelConfig, samples: list[Sample]) -> tuple[Any, list[str]]:

@@ -65,6 +65,9 @@ class SignalConfig(Strict):
     """Pose files: keep the face contour of MediaPipe Holistic poses, drop world landmarks (reduce_holistic)."""
     normalize: bool = True
     """Pose files: centre and scale by the shoulders (pose-format's Pose.normalize)."""
+    cache_poses: bool = True
+    """Pose files: keep each preprocessed clip under $PLAIT_CACHE/poses (keyed by the file's content and these
+    settings), so later epochs, evaluations and runs skip parsing it; false reads the file every time."""
 
 
 class BackboneConfig(Component):

@@ -9,6 +9,7 @@ import numpy as np
 from plait.data.modalities.features import count_frames, load_features
 from plait.data.modalities.pose import PoseFormatError, load_pose
 from plait.data.sample import Sample
+from plait.models.mapper.pose_cache import cached_pose
 
 SUFFIXES = (".npy", ".pose")
 
@@ -23,6 +24,7 @@ class SignalSettings:
     hide_legs: bool = True
     reduce_holistic: bool = True
     normalize: bool = True
+    cache_poses: bool = True
 
 
 def read_signal(sample: Sample, settings: SignalSettings) -> np.ndarray:
@@ -31,8 +33,9 @@ def read_signal(sample: Sample, settings: SignalSettings) -> np.ndarray:
     if path is None:
         raise ValueError(f"sample {sample.id} has no signal")
     if path.suffix == ".pose":
-        frames = load_pose(path, sample.start_ms, sample.end_ms, settings.hide_legs, settings.reduce_holistic,
-                           settings.normalize)
+        read = cached_pose if settings.cache_poses else load_pose
+        frames = read(path, sample.start_ms, sample.end_ms, settings.hide_legs, settings.reduce_holistic,
+                      settings.normalize)
     elif path.suffix == ".npy":
         frames = load_features(path, sample.start_ms, sample.end_ms, settings.fps)
     else:
