@@ -15,7 +15,8 @@ def add_launch_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--launcher", choices=["local", "slurm", "ray"], default=None,
                        help="local: this machine; slurm: submit a submitit job; ray: a Ray Train job on a Ray cluster")
     group.add_argument("--nproc", type=int, default=None, metavar="N",
-                       help="training processes per node; N > 1 runs data-parallel under torchrun")
+                       help="training processes per node: data-parallel under torchrun when N > 1, "
+                            "or N Ray Train workers with --launcher ray")
     group.add_argument("--nnodes", type=int, default=None, metavar="N", help="nodes in one run (torchrun)")
     group.add_argument("--node-rank", type=int, default=0, metavar="R", help="this node's rank, 0..nnodes-1")
     group.add_argument("--rdzv-endpoint", default=None, metavar="HOST:PORT",
