@@ -96,3 +96,14 @@ def test_slurm_resources_become_sbatch_lines(tmp_path, monkeypatch):
                  "--signal=USR2@120", "--constraint=a100", "--mail-type=END", "--job-name=exp"):
         assert f"#SBATCH {line}\n" in script
     assert executor.parameters["array_parallelism"] == 3
+
+
+def test_ls_job_column_names_the_slurm_job_or_the_launcher():
+    from plait.commands.ls import job_cell
+
+    assert job_cell({"job": {"id": "4242", "state": "RUNNING"}, "launcher": {"kind": "slurm"}}) == "4242 RUNNING"
+    assert job_cell({"launcher": {"kind": "torchrun", "nproc_per_node": 2, "nnodes": 1, "world_size": 2}}) \
+        == "torchrun x2"
+    assert job_cell({"launcher": {"kind": "ray", "address": "127.0.0.1:6379", "num_workers": 4, "world_size": 4}}) \
+        == "ray x4"
+    assert job_cell({"state": "finished"}) == "-"

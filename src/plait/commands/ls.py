@@ -40,6 +40,9 @@ def main(args: argparse.Namespace) -> int:
 
 
 def job_cell(status: dict) -> str:
-    """A cluster job's id and last known state (recorded by the SLURM launcher), or '-'."""
+    """A SLURM job's id and last known state, else how many processes a launcher ran it on, or '-'."""
     job = status.get("job") or {}
-    return f"{job.get('id')} {job.get('state', '?')}" if job.get("id") else "-"
+    if job.get("id"):
+        return f"{job.get('id')} {job.get('state', '?')}"
+    launcher = status.get("launcher") or {}
+    return f"{launcher['kind']} x{launcher['world_size']}" if launcher.get("world_size") else "-"
