@@ -63,13 +63,11 @@ def main(args: argparse.Namespace) -> int:
             # a launcher already checked the run against the config (with the user's --force); each rank replans
             plan = plan_resume(run, exp.model_dump(mode="json"), args.force or launched is not None)
             run = resume_experiment(exp, plan, progress=not args.no_progress, argv=sys.argv)
-            if not is_main_process():
-                continue
         else:
             run = run_experiment(exp, dry_run=args.dry_run, progress=not args.no_progress, argv=sys.argv,
                                  run=launched_run_dir())
-            if not is_main_process():  # rank 0 reports the run
-                continue
+        if not is_main_process():  # rank 0 reports the run
+            continue
         status = run.status()
         if status.get("state") == "preempted":
             again = [*args.experiments, *(f"--set={o}" for o in args.overrides), "--resume", str(run.path)]

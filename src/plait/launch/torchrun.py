@@ -14,10 +14,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import psutil
-
 from plait.launch.ranks import RUN_DIR_ENV
-from plait.runs.rundir import RunDir, create_run_dir, now
+from plait.runs.rundir import RunDir, create_run_dir, now, runner_alive
 
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGUSR2)
 """Signals passed on to torchrun, which passes them on to every rank (see launch)."""
@@ -81,10 +79,7 @@ def launch(run: RunDir, topology: Topology, plait_args: list[str], settle_s: flo
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     deadline = time.monotonic() + settle_s
-    while time.monotonic() < deadline and run.status().get("state") == "running":
-        pid = run.status().get("pid")  # rank 0's, once it started training
-        if pid == os.getpid() or not psutil.pid_exists(pid or 0):
-            break
+    while time.monotonic() < deadline and runner_alive(run.status()):  # rank 0's pid, once it started training
         time.sleep(0.5)
     return code
 

@@ -10,10 +10,25 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 from plait.runs import atomic
 
 STATES = ("running", "finished", "failed", "preempted", "pruned")
 COMPLETE_MARKER = "COMPLETE"
+
+
+def runner_alive(status: dict[str, Any]) -> bool:
+    """Whether the process a `running` status names is alive on this host (not this process, not a zombie)."""
+    pid = status.get("pid")
+    if status.get("state") != "running" or status.get("host") != socket.gethostname() or not pid or pid == os.getpid():
+        return False
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+    except psutil.AccessDenied:
+        return True
 
 
 def now() -> str:

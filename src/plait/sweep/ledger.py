@@ -19,7 +19,7 @@ import psutil
 from optuna.trial import TrialState
 
 from plait.runs import atomic
-from plait.runs.rundir import RunDir, now
+from plait.runs.rundir import RunDir, now, runner_alive
 from plait.sweep.trial import trial_runs
 
 WORKER = "plait_worker"
@@ -101,16 +101,10 @@ def reap(study: optuna.Study, stale_after_s: float, runs_dir: Path, resuming: bo
 
 def abandon_orphans(runs_dir: Path) -> None:
     """Mark failed the running run directories of dead processes on this host (killed before they were tagged)."""
-    host = socket.gethostname()
     for status_file in runs_dir.glob("*/*/status.json") if runs_dir.is_dir() else []:
         status = atomic.read_json(status_file, {})
-        if status.get("state") != "running" or status.get("host") != host:
-            continue
-        try:
-            alive = psutil.Process(status["pid"]).status() != psutil.STATUS_ZOMBIE
-        except (psutil.NoSuchProcess, KeyError):
-            alive = False
-        if not alive:
+        if status.get("state") == "running" and status.get("host") == socket.gethostname() \
+                and not runner_alive(status):
             RunDir(status_file.parent).update_status(state="failed", error="the sweep worker running it died",
                                                      finished=now())
 

@@ -10,9 +10,7 @@ patience, and how far metrics.jsonl had been written (later lines are dropped on
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,7 +23,7 @@ from plait.errors import UserError
 from plait.repro.configs import with_defaults
 from plait.repro.dicts import differences, under
 from plait.runs import atomic
-from plait.runs.rundir import COMPLETE_MARKER, RunDir
+from plait.runs.rundir import COMPLETE_MARKER, RunDir, runner_alive
 from plait.train.callbacks import Evaluator
 
 STATE_FILE = "plait_state.json"
@@ -132,21 +130,6 @@ def config_changes(saved: dict[str, Any], new: dict[str, Any]) -> tuple[list[str
     return matter, harmless
 
 
-def _alive(status: dict[str, Any]) -> bool:
-    pid = status.get("pid")
-    if status.get("state") != "running" or status.get("host") != socket.gethostname() or not pid:
-        return False
-    if pid == os.getpid():
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def plan_resume(run: RunDir, new_config: dict[str, Any], force: bool) -> ResumePlan:
     """Check that `run` can be continued with `new_config`; raise UserError listing what stands in the way."""
     status = run.status()
@@ -154,7 +137,7 @@ def plan_resume(run: RunDir, new_config: dict[str, Any], force: bool) -> ResumeP
         raise UserError(f"--resume: {run.path} already finished; nothing to resume")
     if status.get("dry_run"):
         raise UserError(f"--resume: {run.path} is a dry run; start a new one instead")
-    if _alive(status) and not force:
+    if runner_alive(status) and not force:
         raise UserError(f"--resume: {run.path} is still running (pid {status['pid']}); stop it first, "
                         "or pass --force if that process is gone")
     saved = yaml.safe_load(run.config.read_text()) if run.config.exists() else None
