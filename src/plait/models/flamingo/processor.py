@@ -1,0 +1,87 @@
+"""Turns samples into the flamingo family's tensors: `<image>` where the image sits, `<|endofchunk|>` after its text."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from plait.data.collate import mask, pad
+from plait.data.modalities.image import load_image
+from plait.data.sample import Sample
+from plait.models.components.text import TextProcessor
+
+
+class FlamingoProcessor(TextProcessor):
+    """Tokenizer + image processor. A sample with an image reads `<bos> ... <image> prompt target <eoc> <eos>`
+    (the marker is prepended when the prompt has none); a text-only sample `<bos> prompt target <eos>`.
+    Labels mask the prompt, padding and `<image>`."""
+
+    def __init__(self, tokenizer: Any, image_processor: Any, image_token: str, end_of_chunk: str) -> None:
+        super().__init__(tokenizer)
+        self.image_processor = image_processor
+        self.image_token = image_token
+        self.end_of_chunk = end_of_chunk
+        self.image_token_id = tokenizer.convert_tokens_to_ids(image_token)
+        self.end_of_chunk_id = tokenizer.convert_tokens_to_ids(end_of_chunk)
+
+    def prompt_ids(self, sample: Sample) -> list[int]:
+        """BOS, then the prompt with `<image>` (prepended when the sample has an image and the prompt no marker)."""
+        bos = [self.tokenizer.bos_token_id] if self.tokenizer.bos_token_id is not None else []
+        prompt = sample.prompt
+        if sample.media is None:
+            prompt = prompt.replace(self.image_token, " ")
+        elif self.image_token not in prompt:
+            prompt = self.image_token + prompt
+        before, found, after = prompt.partition(self.image_token)
+        return bos + self._ids(before) + ([self.image_token_id] if found else []) + self._ids(after)
+
+    def sample_target_ids(self, sample: Sample) -> list[int]:
+        end = [self.end_of_chunk_id] if sample.media is not None else []
+        return self._ids(sample.target) + end + [self.tokenizer.eos_token_id]
+
+    def target_length(self, text: str) -> int:
+        return len(self._ids(text)) + 2
+
+    def pixels(self, sample: Sample) -> torch.Tensor | None:
+        if sample.media is None:
+            return None
+        return self.image_processor(images=load_image(sample.media), return_tensors="pt")["pixel_values"][0]
+
+    def encode_train(self, sample: Sample) -> dict[str, Any]:
+        prompt, target = self.prompt_ids(sample), self.sample_target_ids(sample)
+        return {"input_ids": prompt + target, "labels": [-100] * len(prompt) + target, "pixel_values": self.pixels(sample)}
+
+    def length(self, sample: Sample) -> int:
+        """Tokens of the encoded training sample, without loading its image."""
+        return len(self.prompt_ids(sample)) + len(self.sample_target_ids(sample))
+
+    def encode_prompt(self, sample: Sample) -> dict[str, Any]:
+        return {"input_ids": self.prompt_ids(sample), "pixel_values": self.pixels(sample)}
+
+    def _images(self, batch: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
+        """(batch, 1, C, H, W): rows without an image get zeros, which no token attends to."""
+        pixels = [b["pixel_values"] for b in batch]
+        present = [p for p in pixels if p is not None]
+        if not present:
+            return {}
+        blank = torch.zeros_like(present[0])
+        return {"pixel_values": torch.stack([blank if p is None else p for p in pixels])[:, None]}
+
+    def collate(self, batch: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
+        """Right-padded training batch."""
+        ids = [b["input_ids"] for b in batch]
+        out = {"input_ids": pad(ids, self.pad_id), "attention_mask": mask(ids)}
+        if "labels" in batch[0]:
+            out["labels"] = pad([b["labels"] for b in batch], -100)
+        return out | self._images(batch)
+
+    def collate_prompts(self, batch: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
+        """Left-padded prompts for generation."""
+        ids = [b["input_ids"] for b in batch]
+        return {"input_ids": pad(ids, self.pad_id, "left"), "attention_mask": mask(ids, "left")} | self._images(batch)
+
+    def save(self, folder: Path) -> None:
+        self.tokenizer.save_pretrained(folder)
+        self.image_processor.save_pretrained(folder)
