@@ -29,8 +29,14 @@ def main(args: argparse.Namespace) -> int:
     if not (folder / "plait_model.json").is_file():
         raise UserError(f"{args.run}: not a run directory with a saved model (no model/plait_model.json)")
     family = json.loads((folder / "plait_model.json").read_text())["family"]
+    if family == "git":
+        from plait.models.git.build import export_git
+
+        target.parent.mkdir(parents=True, exist_ok=True)
+        print(f"{export_git(folder, target)}: GitForCausalLM")
+        return 0
     if family != "projector":
-        raise UserError(f"{args.run}: export supports the projector family, not {family}")
+        raise UserError(f"{args.run}: export supports the projector and git families, not {family}")
     from plait.models.projector.export import export_model
 
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -11,13 +11,14 @@ from plait.data.config import DataConfig
 from plait.evaluate.config import EvalConfig
 from plait.launch.config import LaunchConfig
 from plait.models.flamingo.config import FlamingoModelConfig
+from plait.models.git.config import GitModelConfig
 from plait.models.mapper.config import MapperModelConfig
 from plait.models.projector.config import ProjectorModelConfig
 from plait.train.config import TrainConfig
 from plait.train.stages import StageConfig, resolve_stage_train
 from plait.config.types import FolderName
 
-ModelConfig = Annotated[Union[ProjectorModelConfig, MapperModelConfig, FlamingoModelConfig], Field(discriminator="family")]
+ModelConfig = Annotated[Union[ProjectorModelConfig, MapperModelConfig, FlamingoModelConfig, GitModelConfig], Field(discriminator="family")]
 
 
 class DryRunConfig(Strict):

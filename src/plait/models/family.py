@@ -43,8 +43,9 @@ class Family:
 def get_family(name: str) -> Family:
     """The family registered under `name` (names come from the validated config's discriminator)."""
     from plait.models.flamingo.build import FLAMINGO
+    from plait.models.git.build import GIT
     from plait.models.mapper.build import MAPPER
     from plait.models.projector.build import PROJECTOR
 
-    families = {"projector": PROJECTOR, "mapper": MAPPER, "flamingo": FLAMINGO}
+    families = {"projector": PROJECTOR, "mapper": MAPPER, "flamingo": FLAMINGO, "git": GIT}
     return families[name]

@@ -23,7 +23,8 @@ from plait.models.flamingo.cross_attention import GatedCrossAttention
 from plait.models.flamingo.model import FlamingoVLM, cross_attention_positions
 from plait.models.flamingo.processor import FlamingoProcessor
 from plait.models.flamingo.resampler import Resampler
-from plait.models.projector.build import _vision_from, build_image_processor, build_vision
+from plait.models.components.vision_encoder import build_encoder, encoder_from_folder
+from plait.models.projector.build import build_image_processor
 
 
 def build_tokenizer(cfg: FlamingoModelConfig, train_texts: list[str]) -> Any:
@@ -89,7 +90,7 @@ def build(cfg: FlamingoModelConfig, train_samples: list[Sample], label_smoothing
     """Build from the config; call under the experiment's seed."""
     texts = [t for s in train_samples for t in (s.prompt.replace(cfg.image_token, " "), s.target) if t]
     tokenizer = build_tokenizer(cfg, texts)
-    vision = build_vision(cfg)
+    vision = build_encoder(cfg.vision.pretrained, cfg.vision.config, "model.vision")
     model = assemble(cfg, vision, build_language(cfg, tokenizer), tokenizer, label_smoothing)
     processor = FlamingoProcessor(tokenizer, build_image_processor(cfg, vision), cfg.image_token, cfg.end_of_chunk)
     return Built(model, processor, {"parameters": count_parameters(model),
@@ -114,7 +115,7 @@ def load(folder: Path, cfg: FlamingoModelConfig | None = None, label_smoothing: 
     saved = FlamingoModelConfig.model_validate(json.loads((folder / "plait_model.json").read_text())["model"])
     cfg = saved if cfg is None else cfg
     tokenizer = AutoTokenizer.from_pretrained(folder)
-    vision = _vision_from(folder / "vision")
+    vision = encoder_from_folder(folder / "vision")
     language = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(folder / "language"))
     language.generation_config = GenerationConfig.from_pretrained(folder / "language")
     model = assemble(cfg, vision, language, tokenizer, label_smoothing)
