@@ -8,6 +8,8 @@ from pydantic import Field, model_validator
 
 from plait.config.base import Strict
 from plait.config.types import FilePath
+from plait.data.sources.cc3m import Cc3mSource
+from plait.data.sources.localized_narratives import LocalizedNarrativesSource
 
 
 class BuiltinSource(Strict):
@@ -109,7 +111,8 @@ class SignsSource(Strict):
         return self
 
 
-Source = Annotated[Union[BuiltinSource, ManifestSource, LlavaJsonSource, TsvSource, SignsSource], Field(discriminator="kind")]
+Source = Annotated[Union[BuiltinSource, ManifestSource, LlavaJsonSource, TsvSource, SignsSource, Cc3mSource,
+                        LocalizedNarrativesSource], Field(discriminator="kind")]
 
 
 class NormalizeTargets(Strict):

@@ -11,6 +11,8 @@ from torch.utils.data import Dataset
 
 from plait.data.config import BuiltinSource, DataConfig, LlavaJsonSource, ManifestSource, SignsSource, TsvSource
 from plait.data.sample import Sample
+from plait.data.sources.cc3m import Cc3mSource
+from plait.data.sources.localized_narratives import LocalizedNarrativesSource
 from plait.errors import UserError
 
 SPLITS = ("train", "validation", "test")
@@ -67,12 +69,28 @@ def _signs(source: SignsSource, image_token: str) -> dict[str, list[Sample]]:
     return {split: read_tsv(folder / f"{split}.tsv") for split in SPLITS}
 
 
+def _cc3m(source: Cc3mSource, image_token: str) -> dict[str, list[Sample]]:
+    from plait.data.sources.cc3m import read_cc3m_split
+
+    return {split: read_cc3m_split(part, source.report_columns, source.prompt, source.clean, source.max_rows)
+            for split in SPLITS if (part := getattr(source, split)) is not None}
+
+
+def _narratives(source: LocalizedNarrativesSource, image_token: str) -> dict[str, list[Sample]]:
+    from plait.data.sources.localized_narratives import read_narratives
+
+    return {split: read_narratives(part, source.naming, source.prompt, source.max_rows)
+            for split in SPLITS if (part := getattr(source, split)) is not None}
+
+
 LOADERS: dict[type, Callable[[Any, str], dict[str, list[Sample]]]] = {
     BuiltinSource: _builtin,
     ManifestSource: _manifest,
     LlavaJsonSource: _llava,
     TsvSource: _tsv,
     SignsSource: _signs,
+    Cc3mSource: _cc3m,
+    LocalizedNarrativesSource: _narratives,
 }
 
 
@@ -114,7 +132,7 @@ def screen(
         report = SplitReport(total=len(samples))
         kept = []
         for sample in samples:
-            reason = check(sample)
+            reason = sample.meta.get("skip") or check(sample)  # a source's own reason (e.g. a failed download)
             if reason is None:
                 kept.append(sample)
                 continue
