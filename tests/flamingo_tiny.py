@@ -15,7 +15,7 @@ from plait.models.flamingo.resampler import Resampler
 VOCAB, IMAGE = 40, 39
 LMS = {
     "opt": {"model_type": "opt", "hidden_size": 16, "ffn_dim": 32, "num_hidden_layers": 2, "num_attention_heads": 2,
-            "word_embed_proj_dim": 16, "max_position_embeddings": 64},
+            "word_embed_proj_dim": 16, "max_position_embeddings": 64, "dropout": 0.0},
     "gpt2": {"model_type": "gpt2", "n_embd": 16, "n_layer": 2, "n_head": 2, "n_positions": 64},
     "llama": {"model_type": "llama", "hidden_size": 16, "intermediate_size": 32, "num_hidden_layers": 2,
               "num_attention_heads": 2, "num_key_value_heads": 2, "max_position_embeddings": 64},

@@ -143,16 +143,17 @@ def execute(exp: Experiment, run: RunDir, data: Prepared, progress: bool, resume
             raise UserError("train.eval_every is set but the data has no validation split "
                             "(add one, or set data.validation_from_train)")
         values = {"loss": mean_loss(built.model, built.processor, validation, exp.eval.batch_size)}
-        result, _ = evaluate_samples(built, validation, exp.eval, max_new, progress=False)
+        values |= source_losses(exp, built, validation)
+        result, _ = evaluate_samples(built, generated(exp, validation), exp.eval, max_new, progress=False)
         return values | result["values"]
 
     if exp.stages:
         first = run.status().get("stage_index", 0) if resume_from else 0
         result = train_stages(exp.stages, run, built, data.splits["train"], exp.seed, evaluate_validation,
-                              resume_from, first, progress, on_validation)
+                              resume_from, first, progress, on_validation, mix=exp.data.mix)
     else:
         result = train(exp.train, run, built, data.splits["train"], exp.seed, evaluate_validation,
-                       resume_from=resume_from, progress=progress, on_validation=on_validation)
+                       resume_from=resume_from, progress=progress, on_validation=on_validation, mix=exp.data.mix)
     if result.preempted:
         run.update_status(state="preempted", step=result.steps, epoch=result.epoch, best=result.best,
                           checkpoint=f"checkpoints/step-{result.steps}", preempted=now())
@@ -178,10 +179,12 @@ def evaluate_run_splits(exp: Experiment, run: RunDir, built: Built, data: Prepar
     """Evaluate the configured splits; write eval/ and predictions/; return {split: metrics}."""
     metrics = {}
     for split in exp.eval.splits:
-        samples = data.splits.get(split)
+        every = data.splits.get(split)
+        samples = generated(exp, every or [])
         if not samples:
             continue
         result, predictions = evaluate_samples(built, samples, exp.eval, max_new, progress)
+        result["values"] |= source_losses(exp, built, every)
         report = data.reports.get(split, {})
         coverage = {"evaluated": len(samples), "total": report.get("total", len(samples)),
                     "left_out": report.get("skipped", {})}
@@ -191,6 +194,27 @@ def evaluate_run_splits(exp: Experiment, run: RunDir, built: Built, data: Prepar
         shown = ", ".join(f"{k} {v:.2f}" for k, v in record["metrics"].items())
         console.print(f"[bold]{split}[/]: {shown}  ({coverage['evaluated']}/{coverage['total']} samples)")
     return metrics
+
+
+def generated(exp: Experiment, samples: list[Any]) -> list[Any]:
+    """The samples evaluated by generation: all, or with a data mix those of its eval source."""
+    mix = exp.data.mix
+    return samples if mix is None else [s for s in samples if s.meta.get("source") == mix.evaluated]
+
+
+def source_losses(exp: Experiment, built: Built, samples: list[Any]) -> dict[str, float]:
+    """With a data mix: loss_<name> (mean over target tokens) and perplexity_<name> = exp(loss_<name>) per source."""
+    import math
+
+    if exp.data.mix is None:
+        return {}
+    values = {}
+    for part in exp.data.mix.sources:
+        group = [s for s in samples if s.meta.get("source") == part.name]
+        if group:
+            loss = mean_loss(built.model, built.processor, group, exp.eval.batch_size)
+            values |= {f"loss_{part.name}": loss, f"perplexity_{part.name}": math.exp(min(loss, 700.0))}
+    return values
 
 
 def init_folder(path: str | Path, model: Any = None) -> Path:

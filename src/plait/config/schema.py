@@ -79,6 +79,19 @@ class Experiment(Strict):
         return self
 
     @model_validator(mode="after")
+    def _mix(self) -> "Experiment":
+        if self.data.mix is None:
+            return self
+        trains = [("train", self.train)] + [(f"stages[{i}].train", s.train) for i, s in enumerate(self.stages)
+                                            if s.train is not None]
+        for where, train in trains:
+            if train.group_by_length:
+                raise ValueError(f"{where}.group_by_length: a data.mix draws its own order; set it false")
+            if train.padding_free and self.data.mix.mode == "paired":
+                raise ValueError(f"{where}.padding_free: a paired data.mix has one batch per source; set it false")
+        return self
+
+    @model_validator(mode="after")
     def _padding_free(self) -> "Experiment":
         where = ["train"] * self.train.padding_free + [f"stages[{i}].train" for i, s in enumerate(self.stages)
                                                        if s.train is not None and s.train.padding_free]

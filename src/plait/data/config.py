@@ -7,7 +7,8 @@ from typing import Annotated, Literal, Union
 from pydantic import Field, model_validator
 
 from plait.config.base import Strict
-from plait.config.types import FilePath
+from plait.config.types import FilePath, FolderName
+from plait.data.builtin.captions import BuiltinCaptionsSource
 from plait.data.sources.cc3m import Cc3mSource
 from plait.data.sources.localized_narratives import LocalizedNarrativesSource
 
@@ -112,7 +113,7 @@ class SignsSource(Strict):
 
 
 Source = Annotated[Union[BuiltinSource, ManifestSource, LlavaJsonSource, TsvSource, SignsSource, Cc3mSource,
-                        LocalizedNarrativesSource], Field(discriminator="kind")]
+                        LocalizedNarrativesSource, BuiltinCaptionsSource], Field(discriminator="kind")]
 
 
 class NormalizeTargets(Strict):
@@ -128,6 +129,45 @@ class NormalizeTargets(Strict):
     """Words never removed as stopwords, e.g. [no, not] for yes/no answers."""
 
 
+class MixSource(Strict):
+    """One named source of a mix."""
+
+    name: FolderName
+    """Name in logs and reports (the training log gets `loss_<name>` in paired mode)."""
+    source: Source
+    """The dataset (any source kind; a text-only one yields samples without media)."""
+    weight: float = Field(1.0, gt=0)
+    """paired: this source's loss weight; ratio: its share of the samples drawn (weights are normalised)."""
+
+
+class MixConfig(Strict):
+    """Several sources trained together: BabyLM's paired form (one batch of each per step, loss = sum of
+    weight * that batch's loss) or sampling by ratio (each sample drawn from a source with probability ~ weight)."""
+
+    mode: Literal["paired", "ratio"] = "paired"
+    """paired: every step has one batch of each source (an epoch = the longest source, shorter ones cycle);
+    ratio: one batch of samples drawn by weight (an epoch = as many draws as all sources have samples)."""
+    sources: list[MixSource] = Field(min_length=2)
+    """The sources, e.g. [{name: captions, weight: 1}, {name: text, weight: 0.25}] for BabyLM's 1vd25."""
+    eval_source: str | None = None
+    """Source whose validation/test samples are evaluated by generation (default: the first); every source's
+    held-out samples also get `loss_<name>` and `perplexity_<name>`."""
+
+    @model_validator(mode="after")
+    def _names(self) -> "MixConfig":
+        names = [s.name for s in self.sources]
+        if len(set(names)) != len(names):
+            raise ValueError(f"sources: names must differ, got {names}")
+        if self.eval_source is not None and self.eval_source not in names:
+            raise ValueError(f"eval_source: {self.eval_source!r} is not a source name ({', '.join(names)})")
+        return self
+
+    @property
+    def evaluated(self) -> str:
+        """The name of the source evaluated by generation."""
+        return self.eval_source or self.sources[0].name
+
+
 class DataConfig(Strict):
     """Where samples come from and how bad data is handled."""
 
@@ -141,3 +181,11 @@ class DataConfig(Strict):
     """Share of the training set held out for validation when the source has no validation split."""
     normalize_targets: NormalizeTargets | None = None
     """Clean the training targets (lowercase, punctuation, stopwords) before tokenizing; None = use them as written."""
+    mix: MixConfig | None = None
+    """Train on several named sources at once (instead of `source`); see MixConfig."""
+
+    @model_validator(mode="after")
+    def _one_kind_of_source(self) -> "DataConfig":
+        if self.mix is not None and "source" in self.model_fields_set:
+            raise ValueError("source: give the sources under data.mix.sources, not both data.source and data.mix")
+        return self

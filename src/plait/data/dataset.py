@@ -10,6 +10,7 @@ from typing import Any, Callable
 from torch.utils.data import Dataset
 
 from plait.data.config import BuiltinSource, DataConfig, LlavaJsonSource, ManifestSource, SignsSource, TsvSource
+from plait.data.builtin.captions import BuiltinCaptionsSource
 from plait.data.sample import Sample
 from plait.data.sources.cc3m import Cc3mSource
 from plait.data.sources.localized_narratives import LocalizedNarrativesSource
@@ -83,6 +84,12 @@ def _narratives(source: LocalizedNarrativesSource, image_token: str) -> dict[str
             for split in SPLITS if (part := getattr(source, split)) is not None}
 
 
+def _builtin_captions(source: BuiltinCaptionsSource, image_token: str) -> dict[str, list[Sample]]:
+    from plait.data.builtin.captions import read_builtin_captions
+
+    return read_builtin_captions(source)
+
+
 LOADERS: dict[type, Callable[[Any, str], dict[str, list[Sample]]]] = {
     BuiltinSource: _builtin,
     ManifestSource: _manifest,
@@ -91,15 +98,26 @@ LOADERS: dict[type, Callable[[Any, str], dict[str, list[Sample]]]] = {
     SignsSource: _signs,
     Cc3mSource: _cc3m,
     LocalizedNarrativesSource: _narratives,
+    BuiltinCaptionsSource: _builtin_captions,
 }
 
 
 def load_splits(cfg: DataConfig, seed: int, image_token: str = "<image>",
                 max_samples: int | None = None) -> dict[str, list[Sample]]:
     """Samples per split, with `max_samples` applied and validation carved from train if asked."""
-    splits = LOADERS[type(cfg.source)](cfg.source, image_token)
+    if cfg.mix is not None:
+        from plait.data.mix import load_mix_splits
+
+        return load_mix_splits(cfg, seed, image_token, max_samples)
+    return source_splits(cfg.source, cfg, seed, image_token, max_samples)
+
+
+def source_splits(source: Any, cfg: DataConfig, seed: int, image_token: str, max_samples: int | None,
+                  where: str = "data.source") -> dict[str, list[Sample]]:
+    """One source's splits, with `max_samples` applied and validation carved from train if asked."""
+    splits = LOADERS[type(source)](source, image_token)
     if "train" not in splits or not splits["train"]:
-        raise UserError("data.source: the training split is empty")
+        raise UserError(f"{where}: the training split is empty")
     if "validation" not in splits and cfg.validation_from_train > 0:
         train = list(splits["train"])
         random.Random(seed).shuffle(train)

@@ -13,7 +13,9 @@ import torch
 from safetensors.torch import load_model, save_model
 from transformers import TrainingArguments
 
+from plait.data.config import MixConfig
 from plait.data.dataset import EncodedDataset
+from plait.data.mix import mix_training
 from plait.data.packing import FlatteningCollator, check_padding_free
 from plait.data.sample import Sample
 from plait.models.family import Built
@@ -100,6 +102,7 @@ def train(
     cfg: TrainConfig, run: RunDir, built: Built, train_samples: list[Sample], seed: int,
     evaluate: Callable[[], dict[str, float]], resume_from: Path | None = None, progress: bool = True,
     stage: str | None = None, on_validation: Callable[[int, dict[str, float]], None] | None = None,
+    mix: MixConfig | None = None,
 ) -> TrainResult:
     """Train `built.model` in place; checkpoints go to run/checkpoints/step-N.
 
@@ -109,7 +112,9 @@ def train(
     model = built.model
     if cfg.gradient_checkpointing:
         model.gradient_checkpointing_enable()
-    steps = total_steps(cfg, len(train_samples))
+    mixing = mix_training(mix, train_samples, built.processor, seed, resume_from) if mix is not None else None
+    dataset = mixing.dataset if mixing else EncodedDataset(train_samples, built.processor.encode_train)
+    steps = total_steps(cfg, len(dataset))
     evaluator = Evaluator(
         run, evaluate, cfg.eval_every, cfg.save_every, cfg.metric,
         cfg.early_stopping.patience if cfg.early_stopping else None,
@@ -120,7 +125,7 @@ def train(
     preemption = Preemption()
     if cfg.save_init and resume_from is None:
         save_model(model, str(run.init_weights))
-    collate = built.processor.collate
+    collate = mixing.collate if mixing else built.processor.collate
     if cfg.padding_free:
         check_padding_free(model)
         collate = FlatteningCollator(collate)
@@ -129,12 +134,16 @@ def train(
         model=model,
         args=training_arguments(cfg, run.checkpoints, steps, seed, progress),
         data_collator=collate,
-        train_dataset=EncodedDataset(train_samples, built.processor.encode_train),
+        train_dataset=dataset,
         make_optimizer=lambda wrapped: make_optimizer(wrapped, cfg),
         make_scheduler=lambda optimizer: build_scheduler(optimizer, cfg.schedule, steps, cfg.lr),
         lengths=[length(s) for s in train_samples] if cfg.group_by_length and length else None,
-        # resume_state writes into checkpoint-N, so it runs before the finisher marks it complete
-        callbacks=[RunRecorder(run, stage), evaluator, preemption, resume_state, finisher],
+        sampler=mixing.sampler if mixing else None,
+        batch_loss=mixing.loss if mixing else None,
+        # resume_state writes into checkpoint-N, so it runs before the finisher marks it complete; a paired
+        # mix's loss adds its per-source losses to the logs before RunRecorder writes them
+        callbacks=[*([mixing.loss] if mixing and mixing.loss else []), RunRecorder(run, stage), evaluator,
+                   preemption, resume_state, finisher],
     )
     resume_state.bind(trainer)
     fill_feature_cache(built, train_samples, run if trainer.is_world_process_zero() else None)

@@ -61,6 +61,7 @@ def train_stages(
     stages: list[StageConfig], run: RunDir, built: Built, train_samples: list[Sample], seed: int,
     evaluate: Callable[[], dict[str, float]], resume_from: Path | None = None, first: int = 0,
     progress: bool = True, on_validation: Callable[[int, dict[str, float]], None] | None = None,
+    mix: Any = None,
 ) -> TrainResult:
     """Train each stage from `first` in turn; `resume_from` is a checkpoint of stage `first`."""
     from plait.train.loop import train  # the Trainer stack loads only when training, not when validating configs
@@ -79,7 +80,7 @@ def train_stages(
                  "trainable": stage.trainable, "trainable_parameters": count})
         result = train(stage.train, run, built, train_samples, seed, evaluate,
                        resume_from=resume_from if resuming else None, progress=progress, stage=stage.name,
-                       on_validation=on_validation)
+                       on_validation=on_validation, mix=mix)
         history.append({"name": stage.name, "trainable": stage.trainable, "trainable_parameters": count,
                         "steps": result.steps, "preempted": result.preempted})
         run.update_status(stages=history)

@@ -27,11 +27,22 @@ class PlaitTrainer(Trainer):
 
     def __init__(self, *args: Any, make_optimizer: Callable[[torch.nn.Module], torch.optim.Optimizer],
                  make_scheduler: Callable[[torch.optim.Optimizer], Any], lengths: list[int] | None = None,
+                 sampler: torch.utils.data.Sampler | None = None,
+                 batch_loss: Callable[[torch.nn.Module, dict[str, Any]], torch.Tensor] | None = None,
                  **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.make_optimizer = make_optimizer
         self.make_scheduler = make_scheduler
         self.lengths = lengths
+        self.sampler = sampler  # a data mix's (see plait.data.mix): its order depends only on (seed, epoch)
+        self.batch_loss = batch_loss  # a paired mix's loss over {source: batch} (see plait.data.mix.PairedLoss)
+
+    def compute_loss(self, model: torch.nn.Module, inputs: dict[str, Any], return_outputs: bool = False,
+                     num_items_in_batch: Any = None) -> Any:
+        if self.batch_loss is None or "input_ids" in inputs:
+            return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+        loss = self.batch_loss(model, inputs)  # a mean per source batch: the Trainer divides it by grad_accum
+        return (loss, None) if return_outputs else loss
 
     def create_optimizer(self, model: torch.nn.Module | None = None) -> torch.optim.Optimizer:
         if self.optimizer is None:
@@ -44,6 +55,8 @@ class PlaitTrainer(Trainer):
         return self.lr_scheduler
 
     def _get_train_sampler(self, train_dataset: Any = None) -> torch.utils.data.Sampler | None:
+        if self.sampler is not None:
+            return self.sampler
         if self.lengths is None or self.args.train_sampling_strategy != "group_by_length":
             return super()._get_train_sampler(train_dataset)
         seed = self.args.data_seed if self.args.data_seed is not None else self.args.seed

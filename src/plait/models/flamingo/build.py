@@ -15,6 +15,7 @@ from plait.data.modalities.image import check_image
 from plait.data.sample import Sample
 from plait.errors import UserError
 from plait.models.components.freezing import apply_trainable, count_parameters
+from plait.models.components.tied import tied_aliases
 from plait.models.components.loading import load_pretrained, make_config
 from plait.models.components.tokenizer import train_tokenizer
 from plait.models.family import Built, Family
@@ -120,6 +121,7 @@ def load(folder: Path, cfg: FlamingoModelConfig | None = None, label_smoothing: 
     language.generation_config = GenerationConfig.from_pretrained(folder / "language")
     model = assemble(cfg, vision, language, tokenizer, label_smoothing)
     missing, unexpected = load_model(model, str(folder / "model.safetensors"), strict=False)
+    missing = set(missing) - tied_aliases(model)
     if missing or unexpected:
         raise UserError(f"{folder / 'model.safetensors'}: weights do not match the model "
                         f"(missing {sorted(missing)[:3]}, unexpected {sorted(unexpected)[:3]})")

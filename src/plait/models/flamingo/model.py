@@ -10,6 +10,7 @@ from torch import nn
 from transformers.modeling_outputs import CausalLMOutputWithPast
 
 from plait.models.components.loss import token_loss
+from plait.models.components.tied import drop_tied_aliases, tied_aliases
 from plait.models.flamingo.cross_attention import GatedCrossAttention, media_index
 from plait.models.flamingo.resampler import Resampler
 
@@ -112,6 +113,17 @@ class FlamingoVLM(nn.Module):
         self.image_token_id = image_token_id
         self.vision_layer = vision_layer
         self.label_smoothing = label_smoothing
+        # the blocks sit in the LM's layers and, by the same tensors, in self.cross_attention: the state dict
+        # keeps the first name of each (as it does tied embeddings), which loading restores through the sharing
+        drop_tied_aliases(self)
+
+    @property
+    def _keys_to_ignore_on_save(self) -> list[str]:
+        """Names left out of checkpoints as aliases; the Trainer checks a resumed checkpoint's missing keys against them."""
+        return sorted(tied_aliases(self))
+
+    def tie_weights(self) -> None:
+        """Nothing to do: the aliases are the same tensors, restored with the names they share."""
 
     @property
     def config(self):

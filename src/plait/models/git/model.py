@@ -10,6 +10,7 @@ from transformers import GitForCausalLM
 from transformers.modeling_outputs import CausalLMOutputWithPast
 
 from plait.models.components.loss import token_loss
+from plait.models.components.tied import drop_tied_aliases, tied_aliases
 
 
 def replace_encoder(git: GitForCausalLM, encoder: nn.Module, image_tokens: int) -> None:
@@ -43,6 +44,15 @@ class GitVLM(nn.Module):
         super().__init__()
         self.git = git
         self.label_smoothing = label_smoothing
+        drop_tied_aliases(self)  # a tied output head is saved once (the Trainer's checkpoints refuse shared tensors)
+
+    @property
+    def _keys_to_ignore_on_save(self) -> list[str]:
+        """Names left out of checkpoints as aliases; the Trainer checks a resumed checkpoint's missing keys against them."""
+        return sorted(tied_aliases(self))
+
+    def tie_weights(self) -> None:
+        """Nothing to do: the aliases are the same tensors, restored with the names they share."""
 
     @property
     def config(self):
