@@ -134,8 +134,9 @@ class MixSource(Strict):
 
     name: FolderName
     """Name in logs and reports (the training log gets `loss_<name>` in paired mode)."""
-    source: Source
-    """The dataset (any source kind; a text-only one yields samples without media)."""
+    source: Source | list[Source]
+    """The dataset (any source kind; a text-only one yields samples without media), or several concatenated into
+    one (BabyLM's captions are CC-3M + Localized Narratives)."""
     weight: float = Field(1.0, gt=0)
     """paired: this source's loss weight; ratio: its share of the samples drawn (weights are normalised)."""
 

@@ -35,10 +35,13 @@ def load_mix_splits(cfg: DataConfig, seed: int, image_token: str, max_samples: i
 
     out: dict[str, list[Sample]] = {}
     for i, part in enumerate(cfg.mix.sources):
-        splits = source_splits(part.source, cfg, seed, image_token, max_samples, f"data.mix.sources[{i}].source")
-        for split, samples in splits.items():
-            out.setdefault(split, []).extend(
-                dataclasses.replace(s, id=f"{part.name}/{s.id}", meta={**s.meta, "source": part.name}) for s in samples)
+        listed = isinstance(part.source, list)
+        for k, source in enumerate(part.source if listed else [part.source]):
+            where = f"data.mix.sources[{i}].source" + (f"[{k}]" if listed else "")
+            for split, samples in source_splits(source, cfg, seed, image_token, max_samples, where).items():
+                prefix = f"{part.name}/{k}/" if listed else f"{part.name}/"
+                out.setdefault(split, []).extend(dataclasses.replace(s, id=prefix + s.id, meta={**s.meta, "source": part.name})
+                                                 for s in samples)
     return out
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from plait.config.base import Strict
 
-Metric = Literal["exact_match", "bleu", "chrf", "ter"]
+Metric = Literal["exact_match", "bleu", "chrf", "ter", "cider"]
 
 
 class EvalConfig(Strict):
@@ -17,7 +17,9 @@ class EvalConfig(Strict):
     splits: list[Literal["validation", "test"]] = ["test"]
     """Splits evaluated after training."""
     metrics: list[Metric] = ["exact_match", "bleu", "chrf"]
-    """Metrics; bleu, chrf and ter come from sacrebleu with their signatures."""
+    """Metrics; bleu, chrf and ter come from sacrebleu with their signatures; cider (CIDEr-D) from pycocoevalcap
+    (`pip install plait[captions]`; its tokenizer runs on Java)."""
+
     headline: Metric = "exact_match"
     """The metric `plait ls` shows and sweeps default to."""
     max_new_tokens: int | None = Field(None, ge=1)
@@ -30,3 +32,17 @@ class EvalConfig(Strict):
     """Compare lowercased texts for exact match."""
     validation_samples: int | None = Field(200, ge=1)
     """Validation samples scored at each in-training evaluation (None = all)."""
+
+    @field_validator("metrics")
+    @classmethod
+    def _cider_installed(cls, metrics: list[str]) -> list[str]:
+        if "cider" in metrics:
+            import importlib.util
+            import shutil
+
+            if importlib.util.find_spec("pycocoevalcap") is None:
+                raise ValueError("cider needs pycocoevalcap: pip install 'plait[captions]' (or drop cider)")
+            if shutil.which("java") is None:
+                raise ValueError("cider tokenizes with pycocoevalcap's Stanford PTB tokenizer, which needs Java "
+                                 "(no java on PATH): install a Java runtime, or drop cider")
+        return metrics

@@ -46,6 +46,8 @@ def build_git(cfg: GitModelConfig, tokenizer: Any) -> GitForCausalLM:
     if lang.pretrained:
         return load_pretrained(GitForCausalLM, lang.pretrained, "model.language")
     values = dict(lang.config)
+    if cfg.vision.replaced:  # GIT's own encoder would be built only to be thrown away
+        values["vision_config"] = {**values.get("vision_config", {}), "num_hidden_layers": 0}
     values.setdefault("vocab_size", len(tokenizer))
     for name in ("pad_token_id", "bos_token_id", "eos_token_id"):
         values.setdefault(name, getattr(tokenizer, name))  # GitConfig's 101/102 are BERT's ids
