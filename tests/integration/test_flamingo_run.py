@@ -68,3 +68,16 @@ def test_reload_reproduces_the_runs_predictions(finished):
     max_new = json.loads((run.eval_dir / "test.json").read_text())["generation"]["max_new_tokens"]
     assert generate(built.model, processor, samples, max_new, progress=False) == written
     assert status["metrics"]["test"]["exact_match"] >= 0
+
+
+def test_chat_session_answers_from_the_attached_image(finished):
+    from plait.serve.session import LoadedRun, Session, Settings
+
+    path, run = finished
+    _, exp, _ = load_run(run.path)
+    sample = prepare_data(exp, False).splits["test"][0]
+    written = json.loads((run.predictions / "test.jsonl").read_text().splitlines()[0])
+    max_new = json.loads((run.eval_dir / "test.json").read_text())["generation"]["max_new_tokens"]
+    session = Session(LoadedRun(run.path), Settings(max_new_tokens=max_new, history=0))
+    session.attach(sample.media)
+    assert session.answer(sample.prompt) == written["prediction"]  # streamed, through the media context
