@@ -18,7 +18,7 @@ GIT = {"model_type": "git", "hidden_size": 16, "intermediate_size": 32, "num_hid
        "num_attention_heads": 2, "max_position_embeddings": 64,
        "vision_config": {"image_size": 16, "patch_size": 8, "hidden_size": 12, "intermediate_size": 24,
                          "num_hidden_layers": 1, "num_attention_heads": 2}}
-DINO = {"model_type": "vit", "image_size": 16, "patch_size": 4, "hidden_size": 20, "intermediate_size": 24,
+DINO = {"model_type": "vit", "image_size": 24, "patch_size": 4, "hidden_size": 20, "intermediate_size": 24,
         "num_hidden_layers": 1, "num_attention_heads": 2}
 
 
@@ -74,13 +74,14 @@ def test_text_only_batch_trains(samples) -> None:
 
 def test_replaced_encoder_sets_tokens_and_fresh_projection(samples) -> None:
     built = built_for(config(vision={"config": DINO}), samples)
-    assert built.info["image_tokens"] == (16 // 4) ** 2 + 1
+    assert built.info["image_tokens"] == (24 // 4) ** 2 + 1  # the encoder's own size, not GIT's 16 px
     git = built.model.git.git
     assert type(git.image_encoder).__name__ == "ViTModel"
     assert git.visual_projection.visual_projection[0].in_features == 20
     assert not any(p.requires_grad for p in git.image_encoder.parameters())  # frozen, as BabyLM's DINO
     batch = built.processor.collate([built.processor.encode_train(s) for s in samples[:2]])
-    assert built.model(**batch).logits.shape[1] == 17 + batch["input_ids"].shape[1]
+    assert batch["pixel_values"].shape[-1] == 24
+    assert built.model(**batch).logits.shape[1] == 37 + batch["input_ids"].shape[1]
     new = built.model.generate(**built.processor.collate_prompts([built.processor.encode_prompt(samples[0])]),
                                max_new_tokens=3, do_sample=False)
     assert new.shape[0] == 1 and 1 <= new.shape[1] <= 3

@@ -92,9 +92,9 @@ def build(cfg: GitModelConfig, train_samples: list[Sample], label_smoothing: flo
     tokenizer = build_tokenizer(cfg, [t for s in train_samples for t in (s.prompt, s.target) if t])
     git = build_git(cfg, tokenizer)
     encoder = replacement_encoder(cfg)
-    image_processor = build_image_processor(cfg, git)
     if encoder is not None:
         git.git.image_encoder = encoder
+    image_processor = build_image_processor(cfg, git)
     tokens = count_image_tokens(git, image_processor)
     if encoder is not None:
         replace_encoder(git, encoder, tokens)

@@ -57,13 +57,18 @@ def _vision_class(model_type: str) -> Any:
     return VISION_CLASSES.get(model_type, AutoModel)
 
 
+def _from_config(config: Any) -> torch.nn.Module:
+    cls = _vision_class(config.model_type)
+    return cls.from_config(config) if cls is AutoModel else cls._from_config(config)  # AutoModel has no _from_config
+
+
 def build_vision(cfg: ProjectorModelConfig) -> torch.nn.Module:
     v = cfg.vision
     if v.pretrained:
         kind = load_pretrained(AutoConfig, v.pretrained, "model.vision").model_type
         return load_pretrained(_vision_class(kind), v.pretrained, "model.vision")
     config = make_config(v.config, "model.vision")
-    return _vision_class(config.model_type)._from_config(config)
+    return _from_config(config)
 
 
 def build_image_processor(cfg: ProjectorModelConfig, vision: torch.nn.Module) -> Any:
@@ -253,7 +258,7 @@ def load(folder: Path, cfg: ProjectorModelConfig | None = None, quantize: bool =
 
 def _vision_from(folder: Path) -> torch.nn.Module:
     config = AutoConfig.from_pretrained(folder)
-    return _vision_class(config.model_type)._from_config(config)
+    return _from_config(config)
 
 
 def _load_base(module: torch.nn.Module, state: dict[str, torch.Tensor], file: Path, name: str) -> None:

@@ -1,0 +1,83 @@
+"""Training speed of the flamingo and git families beside the projector family on the same LM and encoder.
+
+One process, one data set (built-in captions at 64 px), the same random ViT (64 px, 8 px patches: 65 tokens,
+width 256, 4 layers, frozen) and the same OPT-shaped LM (width 256, 4 layers); GIT's own decoder is given the
+same width, depth and heads. Variants alternate (interleave) so drifting load falls on all of them.
+tokens/s counts text tokens only (caption + BOS/EOS, no image positions, no padding), so the figure means the
+same for every family: the projector puts 65 image tokens in the LM's sequence, flamingo one `<image>` token
+with 64 resampled latents cross-attended, GIT 65 image tokens before the text.
+"""
+
+from __future__ import annotations
+
+import copy
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from benchmarks.common import median_of, threads_flag
+from plait.bench.harness import finish, interleave, run_plait, timed_experiment
+from plait.bench.report import section, table
+from plait.config.schema import Experiment
+from plait.pipeline import prepare_data
+
+VIT = {"model_type": "vit", "hidden_size": 256, "num_hidden_layers": 4, "num_attention_heads": 8,
+       "intermediate_size": 1024, "image_size": 64, "patch_size": 8}
+OPT = {"model_type": "opt", "hidden_size": 256, "ffn_dim": 1024, "num_hidden_layers": 4, "num_attention_heads": 8,
+       "word_embed_proj_dim": 256, "max_position_embeddings": 256}
+GIT = {"model_type": "git", "hidden_size": 256, "intermediate_size": 1024, "num_hidden_layers": 4,
+       "num_attention_heads": 8, "max_position_embeddings": 256}
+TOKENIZER = {"train": {"kind": "wordlevel", "vocab_size": 200}}
+MODELS: dict[str, dict[str, Any]] = {
+    "projector": {"family": "projector", "vision": {"config": VIT, "feature": "patch", "layer": -1, "freeze": True},
+                  "language": {"config": OPT}, "tokenizer": TOKENIZER, "placement": "between"},
+    "flamingo (xattn every layer)": {
+        "family": "flamingo", "vision": {"config": VIT, "freeze": True},
+        "resampler": {"latents": 64, "depth": 2, "heads": 8, "head_dim": 32},
+        "cross_attention": {"every": 1, "heads": 8}, "language": {"config": OPT}, "tokenizer": TOKENIZER},
+    "flamingo (every 2nd, BabyLM)": {
+        "family": "flamingo", "vision": {"config": VIT, "freeze": True},
+        "resampler": {"latents": 64, "depth": 2, "heads": 8, "head_dim": 32},
+        "cross_attention": {"every": 2, "heads": 8}, "language": {"config": OPT}, "tokenizer": TOKENIZER},
+    "git": {"family": "git", "vision": {"config": VIT, "freeze": True}, "language": {"config": GIT},
+            "tokenizer": TOKENIZER},
+}
+
+
+class NewFamilies:
+    """Tokens/s of flamingo and git against the projector family, in one process."""
+
+    name = "new-families"
+    size = 160
+    batch = 16
+
+    def experiment(self, model: dict[str, Any]) -> Experiment:
+        return Experiment.model_validate({
+            "name": "bench-new-families", "seed": 0, "model": copy.deepcopy(model),
+            "data": {"source": {"kind": "builtin_captions", "train_size": self.size, "validation_size": 0,
+                                "test_size": 0, "image_size": 64}},
+            "train": {"batch_size": self.batch, "lr": 1e-4, "log_every": 1}, "eval": {"splits": []}})
+
+    def run(self, repeats: int) -> tuple[str, bool]:
+        steps = 2 * self.size // self.batch
+        variants, texts = {}, {}
+        with tempfile.TemporaryDirectory(prefix="plait-bench-") as tmp:
+            for name, model in MODELS.items():
+                exp = timed_experiment(self.experiment(model), steps)
+                data = prepare_data(exp, dry_run=False)
+                texts[name] = data.splits["train"]
+                variants[name] = (lambda exp=exp, data=data: finish(run_plait(exp, data, Path(tmp)), exp, warmup=2))
+            runs = interleave(variants, repeats)
+        samples = next(iter(texts.values()))
+        words = sum(len(s.target.split()) + 2 for s in samples) / len(samples)  # word-level tokens + BOS/EOS
+        rows = {name: {"samples_per_s": median_of(runs, name, "samples_per_s"),
+                       "step_ms": median_of(runs, name, "step_ms"), "peak_rss_mib": median_of(runs, name, "peak_rss_mib")}
+                for name in variants}
+        base = rows["projector"]["samples_per_s"]
+        extra = {name: {"text tokens/s": f"{r['samples_per_s'] * words:.0f}",
+                        "text tokens/s vs projector": f"{r['samples_per_s'] / base:.2f}x"} for name, r in rows.items()}
+        command = f"python -m benchmarks new-families --repeats {repeats}{threads_flag()}"
+        notes = [f"mean caption: {words:.1f} text tokens", " ".join(__doc__.split("\n\n")[1].split())]
+        text = section(f"Flamingo and GIT beside the projector family ({steps} steps of {self.batch}, "
+                       f"2 warm-up steps dropped, median of {repeats})", command, table(rows, extra), notes)
+        return text, True
