@@ -29,7 +29,8 @@ GIT = {"model_type": "git", "hidden_size": 256, "intermediate_size": 1024, "num_
        "num_attention_heads": 8, "max_position_embeddings": 256}
 TOKENIZER = {"train": {"kind": "wordlevel", "vocab_size": 200}}
 MODELS: dict[str, dict[str, Any]] = {
-    "projector": {"family": "projector", "vision": {"config": VIT, "feature": "patch", "layer": -1, "freeze": True},
+    "projector": {"family": "projector", "vision": {"config": VIT, "feature": "patch", "layer": -1, "freeze": True,
+                                                   "cache_features": False},  # computed every step, as the others
                   "language": {"config": OPT}, "tokenizer": TOKENIZER, "placement": "between"},
     "flamingo (xattn every layer)": {
         "family": "flamingo", "vision": {"config": VIT, "freeze": True},
