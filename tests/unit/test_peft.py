@@ -12,7 +12,7 @@ from torch.testing import assert_close
 from plait.config.load import format_errors
 from plait.config.schema import Experiment
 from plait.errors import UserError
-from plait.models.family import get_family
+from plait.models.family import BuildOptions, get_family
 from plait.pipeline import prepare_data
 from plait.runs.rundir import create_run_dir
 from plait.train.loop import train
@@ -26,7 +26,7 @@ def build(**updates):
     exp = Experiment.model_validate(tiny(**updates))
     data = prepare_data(exp, dry_run=True)
     seed_everything(0)
-    return exp, data, get_family("projector").build(exp.model, data.splits["train"], 0.0)
+    return exp, data, get_family("projector").build(exp.model, data.splits["train"], BuildOptions())
 
 
 def lora_b(model) -> dict[str, torch.Tensor]:

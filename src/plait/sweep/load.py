@@ -107,9 +107,9 @@ def check_against_experiment(cfg: SweepConfig, exp_overrides: list[str], where: 
     base = base_overrides(cfg, exp_overrides, load_experiment(cfg.experiment, [*cfg.overrides, *exp_overrides]))
     exp = load_experiment(cfg.experiment, [*base, *as_overrides(example(cfg.space))])
     metric, _ = objective_metric(cfg, exp)
-    if metric != "loss" and metric not in exp.eval.metrics:
+    if metric not in exp.produced_metrics():
         raise UserError(f"{where}: metric: {metric!r} is not computed by the experiment; "
-                        f"valid: loss, {', '.join(exp.eval.metrics)} (eval.metrics)")
+                        f"valid: {', '.join(exp.produced_metrics())} (loss and eval.metrics)")
     needs_validation = cfg.pruner.kind != "none" or metric == "loss"
     if needs_validation and exp.train.eval_every <= 0:
         what = f"pruner {cfg.pruner.kind}" if cfg.pruner.kind != "none" else "metric loss"

@@ -124,7 +124,6 @@ def train(
     if cfg.padding_free:
         check_padding_free(model)
         collate = FlatteningCollator(collate)
-    length = getattr(built.processor, "length", None)
     trainer = PlaitTrainer(
         model=model,
         args=training_arguments(cfg, run.checkpoints, steps, seed, progress),
@@ -132,7 +131,7 @@ def train(
         train_dataset=EncodedDataset(train_samples, built.processor.encode_train),
         make_optimizer=lambda wrapped: make_optimizer(wrapped, cfg),
         make_scheduler=lambda optimizer: build_scheduler(optimizer, cfg.schedule, steps, cfg.lr),
-        lengths=[length(s) for s in train_samples] if cfg.group_by_length and length else None,
+        lengths=[built.processor.length(s) for s in train_samples] if cfg.group_by_length else None,
         # resume_state writes into checkpoint-N, so it runs before the finisher marks it complete
         callbacks=[RunRecorder(run, stage), evaluator, preemption, resume_state, finisher],
     )
@@ -154,11 +153,10 @@ def train(
 def fill_feature_cache(built: Built, train_samples: list[Sample], run: RunDir | None) -> None:
     """Encode the training inputs missing from the frozen-encoder cache, batched, on the training device;
     log what it did to `run` (None: do not log)."""
-    prepare = getattr(built.processor, "prepare_training", None)
-    if prepare is None or getattr(built.processor, "features", None) is None:
+    if built.processor.features is None:
         return
     start = time.perf_counter()
-    computed = prepare(train_samples)
+    computed = built.processor.prepare_training(train_samples)
     if run is not None:
         run.log({"step": 0, "split": "event", "event": "feature_cache", "computed": computed,
                  "seconds": round(time.perf_counter() - start, 2), "folder": str(built.processor.features.folder)})
