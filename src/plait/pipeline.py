@@ -12,6 +12,7 @@ from typing import Any, Callable, Iterator
 
 from rich.console import Console
 
+from plait.config.load import with_overrides
 from plait.config.schema import Experiment
 from plait.data.dataset import load_splits, screen
 from plait.data.normalize import normalize_targets
@@ -58,6 +59,13 @@ def prepare_data(exp: Experiment, dry_run: bool) -> Prepared:
     return Prepared(kept, {k: dataclasses.asdict(v) for k, v in reports.items()})
 
 
+def dry_run_experiment(exp: Experiment) -> Experiment:
+    """`exp` shortened to `dry_run.max_steps` per stage, validated again."""
+    steps = exp.dry_run.max_steps
+    changes = {"train.max_steps": steps, **{f"stages.{i}.train.max_steps": steps for i in range(len(exp.stages))}}
+    return with_overrides(exp, changes, "--dry-run")
+
+
 def run_experiment(exp: Experiment, dry_run: bool = False, progress: bool = True,
                    argv: list[str] | None = None,
                    on_validation: Callable[[int, dict[str, float]], None] | None = None,
@@ -71,10 +79,7 @@ def run_experiment(exp: Experiment, dry_run: bool = False, progress: bool = True
     if exp.init_from:
         init_folder(exp.init_from, exp.model)  # before any run directory exists
     if dry_run:
-        exp = exp.model_copy(update={"train": exp.train.model_copy(update={"max_steps": exp.dry_run.max_steps})})
-        short = [s.model_copy(update={"train": s.train.model_copy(update={"max_steps": exp.dry_run.max_steps})})
-                 for s in exp.stages]
-        exp = exp.model_copy(update={"stages": short})
+        exp = dry_run_experiment(exp)
     run = run or create_run_dir(exp.output_dir, exp.name, dry_run)
     if is_main_process():  # the other ranks of a distributed run only train
         atomic.write_yaml(run.config, exp.model_dump(mode="json"))

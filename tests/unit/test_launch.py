@@ -47,7 +47,7 @@ def test_flags_override_the_section_and_keep_the_rest():
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--nproc", "0"], "--nproc: must be at least 1"),
+    (["--nproc", "0"], "--nproc: got 0: Input should be greater than or equal to 1"),
     (["--sbatch", "qos"], "--sbatch qos: expected KEY=VALUE"),
     (["--nnodes", "2"], "--rdzv-endpoint HOST:PORT and --rdzv-id"),
     (["--nnodes", "2", "--rdzv-endpoint", "h:1", "--rdzv-id", "x", "--node-rank", "2"], "--node-rank: must be in 0..1"),

@@ -62,7 +62,7 @@ def test_bad_peft_settings_are_config_errors(language, message):
     raw["model"]["tokenizer"] = {}
     with pytest.raises(ValidationError) as err:
         Experiment.model_validate(raw)
-    assert message in "\n".join(format_errors(err.value, "x.yaml"))
+    assert message in "\n".join(format_errors(err.value, Experiment, "x.yaml"))
 
 
 def test_lora_weights_train_under_gradient_checkpointing_with_frozen_inputs(tmp_path):

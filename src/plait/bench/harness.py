@@ -17,6 +17,7 @@ import torch
 from plait.bench.flops import Part, mfu, passes, peak_flops, step_flops
 from plait.bench.probe import Probe
 from plait.bench.reference import reference_loader, reference_train
+from plait.config.load import with_overrides
 from plait.config.schema import Experiment
 from plait.data.dataset import EncodedDataset
 from plait.data.packing import FlatteningCollator
@@ -48,7 +49,7 @@ def timed_experiment(exp: Experiment, steps: int) -> Experiment:
     """`exp` trained for exactly `steps` optimizer steps, with no evaluation or checkpoints on the way."""
     quiet = {"max_steps": steps, "eval_every": -1, "save_every": -1, "early_stopping": None,
              "select_best": False, "average_checkpoints": None}
-    return exp.model_copy(update={"train": exp.train.model_copy(update=quiet)})
+    return with_overrides(exp, {f"train.{k}": v for k, v in quiet.items()}, "plait bench")
 
 
 def build(exp: Experiment, data: Prepared) -> Built:
