@@ -6,8 +6,8 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import Field, model_validator
 
-from plait.config.base import Strict
-from plait.config.types import FolderName
+from plait.core.strict import Strict
+from plait.core.fields import FolderName
 from plait.train.distributed import DdpConfig, Distributed
 
 

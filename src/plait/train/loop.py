@@ -17,6 +17,7 @@ from plait.data.dataset import EncodedDataset
 from plait.data.packing import FlatteningCollator, check_padding_free
 from plait.data.sample import Sample
 from plait.models.family import Built
+from plait.runs.ranks import world_size
 from plait.runs.rundir import RunDir
 from plait.train.callbacks import CheckpointFinisher, Evaluator, RunRecorder
 from plait.train.config import TrainConfig
@@ -37,10 +38,6 @@ class TrainResult:
     stopped_early: bool
     preempted: bool = False
     """Stopped by a pre-emption signal after writing a complete checkpoint at `steps`."""
-
-
-def world_size() -> int:
-    return int(os.environ.get("WORLD_SIZE", "1"))
 
 
 def total_steps(cfg: TrainConfig, num_samples: int) -> int:
