@@ -125,6 +125,10 @@ class TrainConfig(Strict):
     """AdamW weight decay (not applied to biases and norms)."""
     adam_betas: tuple[float, float] = (0.9, 0.999)
     """AdamW betas."""
+    optimizer: Literal["auto", "adamw_fused", "adamw_foreach", "adamw"] = "auto"
+    """AdamW implementation (torch's): adamw_fused (one kernel for every parameter; the Trainer's default),
+    adamw_foreach (batched per tensor list), adamw (a loop per tensor); auto = fused where torch has the
+    kernel for the parameters' device and dtype (CPU and CUDA float tensors), else foreach."""
     max_grad_norm: float = Field(1.0, ge=0)
     """Gradient clipping norm (0 = off)."""
     label_smoothing: float = Field(0.0, ge=0, lt=1)

@@ -55,7 +55,17 @@ def make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Opti
         {"params": [p for p in params if p.ndim >= 2], "weight_decay": cfg.weight_decay},
         {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0},
     ]
-    return torch.optim.AdamW([g for g in groups if g["params"]], lr=cfg.lr, betas=cfg.adam_betas)
+    kind = cfg.optimizer if cfg.optimizer != "auto" else ("adamw_fused" if fused_supported(params) else "adamw_foreach")
+    implementation = {"adamw_fused": {"fused": True}, "adamw_foreach": {"foreach": True},
+                      "adamw": {"foreach": False}}[kind]
+    return torch.optim.AdamW([g for g in groups if g["params"]], lr=cfg.lr, betas=cfg.adam_betas, **implementation)
+
+
+def fused_supported(params: list[torch.Tensor]) -> bool:
+    """Whether torch's fused AdamW takes these parameters (floating point, on CPU or CUDA, one device kind)."""
+    devices = {p.device.type for p in params}
+    return bool(params) and len(devices) == 1 and devices <= {"cpu", "cuda"} and all(
+        p.is_floating_point() for p in params)
 
 
 def training_arguments(cfg: TrainConfig, output: Path, steps: int, seed: int, progress: bool) -> TrainingArguments:
