@@ -21,6 +21,6 @@ def load_run(path: str | Path) -> tuple[RunDir, Any, Any]:
     if not run.config.exists():
         raise UserError(f"{path}: not a run directory (no config.yaml)")
     if not (run.model / "plait_model.json").exists():
-        raise UserError(f"{path}: the run has no saved model (status: {run.status().get('state', '?')})")
+        raise UserError(f"{path}: the run has no saved model (status: {run.status().state or '?'})")
     exp = Experiment.model_validate(yaml.safe_load(run.config.read_text()))
     return run, exp, get_family(exp.model.family).load(run.model)
