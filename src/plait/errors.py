@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 
 class UserError(Exception):
     """Bad input from the user: a file, field or flag that is wrong, and what would be right."""
@@ -31,3 +34,22 @@ class Terminated(BaseException):
 
     def __init__(self) -> None:
         super().__init__("terminated by SIGTERM")
+
+
+def check_writable_file(path: str | os.PathLike[str], what: str) -> None:
+    """UserError naming `what` when a file cannot be written at `path`: its folder is a file, read-only or absent
+    and not creatable, or the path is a folder. Checked before work whose result would be lost."""
+    target = Path(path)
+    if target.is_dir():
+        raise UserError(f"{what} {target}: is a folder; give a file path")
+    check_writable_folder(target.parent, what)
+
+
+def check_writable_folder(path: str | os.PathLike[str], what: str) -> None:
+    """UserError naming `what` when `path` cannot be (made and) written into."""
+    folder = Path(path)
+    existing = next((p for p in [folder, *folder.parents] if p.exists()), None)
+    if existing is not None and not existing.is_dir():
+        raise UserError(f"{what} {folder}: {existing} is a file, not a folder")
+    if existing is not None and not os.access(existing, os.W_OK | os.X_OK):
+        raise UserError(f"{what} {folder}: {existing} is not writable (permission denied or read-only)")

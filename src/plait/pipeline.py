@@ -16,13 +16,14 @@ from plait.config.load import with_overrides
 from plait.config.schema import Experiment
 from plait.data.dataset import load_splits, screen
 from plait.data.normalize import normalize_targets
-from plait.errors import Terminated, UserError
+from plait.errors import Terminated, UserError, check_writable_folder
 from plait.evaluate.evaluate import write_eval
 from plait.evaluate.tasks import runner
 from plait.evaluate.generate import derive_max_new_tokens, mean_loss
 from plait.launch.ranks import is_main_process
 from plait.models.config import FamilyConfig
 from plait.models.family import BuildOptions, Built, saved_family
+from plait.models.preflight import check_model
 from plait.models.registry import get_family
 from plait.runs import atomic, lock
 from plait.runs.env import capture_env
@@ -32,6 +33,7 @@ from plait.train.averaging import average_last_checkpoints
 from plait.train.callbacks import Pruned
 from plait.train.loop import train
 from plait.train.nonfinite import NonFiniteTraining
+from plait.train.pickles import check_tensors_only
 from plait.train.preempt import terminations_raised
 from plait.train.resume import ResumePlan, apply_plan
 from plait.train.seed import seed_everything
@@ -61,6 +63,13 @@ def prepare_data(exp: Experiment, dry_run: bool) -> Prepared:
     return Prepared(kept, {k: dataclasses.asdict(v) for k, v in reports.items()})
 
 
+def preflight(exp: Experiment) -> None:
+    """What can fail before any data is read or run directory made: the output folder, the model's configs and
+    checkpoints (instantiated by transformers, found offline)."""
+    check_writable_folder(exp.output_dir, "output_dir")
+    check_model(exp.model)
+
+
 def dry_run_experiment(exp: Experiment) -> Experiment:
     """`exp` shortened to `dry_run.max_steps` per stage, validated again."""
     steps = exp.dry_run.max_steps
@@ -78,6 +87,7 @@ def run_experiment(exp: Experiment, dry_run: bool = False, progress: bool = True
     the run as pruned.
     """
     with terminations_raised():
+        preflight(exp)
         data = prepare_data(exp, dry_run)
         if exp.init_from:
             init_folder(exp.init_from, exp.model)  # before any run directory exists
@@ -105,6 +115,8 @@ def resume_experiment(exp: Experiment, plan: ResumePlan, progress: bool = True,
 
 
 def _resume(exp: Experiment, plan: ResumePlan, progress: bool, argv: list[str] | None) -> RunDir:
+    if plan.checkpoint is not None:
+        check_tensors_only(plan.checkpoint)  # before anything in the run directory changes
     data = prepare_data(exp, dry_run=False)
     run = plan.run
     env = capture_env(exp.seed, argv if argv is not None else sys.argv)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from rich.console import Console
 from rich.table import Table
@@ -24,12 +25,13 @@ def main(args: argparse.Namespace) -> int:
     for column in ("experiment", "run", "state", "step", "headline", "tags", "job", "started"):
         table.add_column(column)
     count = 0
+    unreadable = []
     for run in find_runs(args.roots):
         try:
             status = run.status()
         except CorruptStatus as err:  # one broken run must not hide the others
-            reason = str(err).removeprefix(f"{run.status_file}: ")
-            table.add_row(run.path.parent.name, run.name, f"unreadable: {reason}", "", "-", "", "-", "")
+            table.add_row(run.path.parent.name, run.name, "unreadable", "", "-", "", "-", "")
+            unreadable.append(str(err))
             count += 1
             continue
         if status.dry_run and not args.dry_runs:
@@ -42,6 +44,8 @@ def main(args: argparse.Namespace) -> int:
                       str(status.step), shown, tags, job_cell(status), status.started or "")
         count += 1
     Console().print(table if count else "no runs found")
+    for line in unreadable:  # whole, below the table: a narrow terminal would wrap it inside a cell
+        print(f"plait ls: unreadable: {line}", file=sys.stderr)
     return 0
 
 
