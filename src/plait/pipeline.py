@@ -12,21 +12,29 @@ from typing import Any, Callable, Iterator
 
 from rich.console import Console
 
+from plait.config.load import with_overrides
 from plait.config.schema import Experiment
 from plait.data.dataset import load_splits, screen
 from plait.data.normalize import normalize_targets
-from plait.errors import UserError
-from plait.evaluate.evaluate import evaluate_samples, write_eval
+from plait.errors import Terminated, UserError, check_writable_folder
+from plait.evaluate.evaluate import write_eval
+from plait.evaluate.tasks import runner
 from plait.evaluate.generate import derive_max_new_tokens, mean_loss
-from plait.launch.ranks import is_main_process
-from plait.models.family import Built, get_family
-from plait.runs import atomic
+from plait.runs.ranks import is_main_process
+from plait.models.config import FamilyConfig
+from plait.models.family import BuildOptions, Built, saved_family
+from plait.models.preflight import check_model
+from plait.models.registry import get_family
+from plait.runs import atomic, lock
 from plait.runs.env import capture_env
 from plait.runs.load import load_run  # noqa: F401  (re-exported)
 from plait.runs.rundir import RunDir, create_run_dir, now
 from plait.train.averaging import average_last_checkpoints
 from plait.train.callbacks import Pruned
 from plait.train.loop import train
+from plait.train.nonfinite import NonFiniteTraining
+from plait.train.pickles import check_tensors_only
+from plait.train.preempt import terminations_raised
 from plait.train.resume import ResumePlan, apply_plan
 from plait.train.seed import seed_everything
 from plait.train.stages import train_stages
@@ -46,13 +54,27 @@ def prepare_data(exp: Experiment, dry_run: bool) -> Prepared:
     """Load and screen every split; raises UserError before any run directory exists."""
     family = get_family(exp.model.family)
     limit = exp.dry_run.max_samples if dry_run else None
-    splits = load_splits(exp.data, exp.seed, getattr(exp.model, "image_token", "<image>"), limit)
+    splits = load_splits(exp.data, exp.seed, exp.model.media_token(), limit)
     clean = exp.data.normalize_targets
     if clean is not None:
         splits["train"] = normalize_targets(splits["train"], clean.lowercase, clean.punctuation, clean.stopwords,
                                             clean.keep)
     kept, reports = screen(splits, family.checker(exp.model), exp.data.max_bad_fraction)
     return Prepared(kept, {k: dataclasses.asdict(v) for k, v in reports.items()})
+
+
+def preflight(exp: Experiment) -> None:
+    """What can fail before any data is read or run directory made: the output folder, the model's configs and
+    checkpoints (instantiated by transformers, found offline)."""
+    check_writable_folder(exp.output_dir, "output_dir")
+    check_model(exp.model)
+
+
+def dry_run_experiment(exp: Experiment) -> Experiment:
+    """`exp` shortened to `dry_run.max_steps` per stage, validated again."""
+    steps = exp.dry_run.max_steps
+    changes = {"train.max_steps": steps, **{f"stages.{i}.train.max_steps": steps for i in range(len(exp.stages))}}
+    return with_overrides(exp, changes, "--dry-run")
 
 
 def run_experiment(exp: Experiment, dry_run: bool = False, progress: bool = True,
@@ -64,29 +86,37 @@ def run_experiment(exp: Experiment, dry_run: bool = False, progress: bool = True
     `on_validation(step, values)` sees each in-training validation before the last step; raising Pruned ends
     the run as pruned.
     """
-    data = prepare_data(exp, dry_run)
-    if exp.init_from:
-        init_folder(exp.init_from, exp.model)  # before any run directory exists
-    if dry_run:
-        exp = exp.model_copy(update={"train": exp.train.model_copy(update={"max_steps": exp.dry_run.max_steps})})
-        short = [s.model_copy(update={"train": s.train.model_copy(update={"max_steps": exp.dry_run.max_steps})})
-                 for s in exp.stages]
-        exp = exp.model_copy(update={"stages": short})
-    run = run or create_run_dir(exp.output_dir, exp.name, dry_run)
-    if is_main_process():  # the other ranks of a distributed run only train
-        atomic.write_yaml(run.config, exp.model_dump(mode="json"))
-        atomic.write_json(run.env, capture_env(exp.seed, argv if argv is not None else sys.argv))
-        atomic.write_json(run.data_report, data.reports)
-        run.update_status(tags=exp.tags, pid=os.getpid())
-    console.print(f"[bold]plait[/] {exp.name}: run directory [cyan]{run.path}[/]" + (" (dry run)" if dry_run else ""))
-    with failure_recorded(run):
-        execute(exp, run, data, progress, on_validation=on_validation)
+    with terminations_raised():
+        preflight(exp)
+        data = prepare_data(exp, dry_run)
+        if exp.init_from:
+            init_folder(exp.init_from, exp.model)  # before any run directory exists
+        if dry_run:
+            exp = dry_run_experiment(exp)
+        run = run or create_run_dir(exp.output_dir, exp.name, dry_run, hold=is_main_process())
+        with writing(run), failure_recorded(run):
+            if is_main_process():  # the other ranks of a distributed run only train
+                atomic.write_yaml(run.config, exp.model_dump(mode="json"))
+                atomic.write_json(run.env, capture_env(exp.seed, argv if argv is not None else sys.argv))
+                atomic.write_json(run.data_report, data.reports)
+                run.update_status(tags=exp.tags, pid=os.getpid())
+            console.print(f"[bold]plait[/] {exp.name}: run directory [cyan]{run.path}[/]"
+                          + (" (dry run)" if dry_run else ""))
+            execute(exp, run, data, progress, on_validation=on_validation)
     return run
 
 
 def resume_experiment(exp: Experiment, plan: ResumePlan, progress: bool = True,
                       argv: list[str] | None = None) -> RunDir:
     """Continue a run from its last complete checkpoint (see plait.train.resume.plan_resume); return it."""
+    run = plan.run
+    with terminations_raised(), writing(run):
+        return _resume(exp, plan, progress, argv)
+
+
+def _resume(exp: Experiment, plan: ResumePlan, progress: bool, argv: list[str] | None) -> RunDir:
+    if plan.checkpoint is not None:
+        check_tensors_only(plan.checkpoint)  # before anything in the run directory changes
     data = prepare_data(exp, dry_run=False)
     run = plan.run
     env = capture_env(exp.seed, argv if argv is not None else sys.argv)
@@ -94,7 +124,7 @@ def resume_experiment(exp: Experiment, plan: ResumePlan, progress: bool = True,
     if is_main_process():  # the other ranks of a distributed run only read the checkpoint
         apply_plan(plan)
         atomic.write_yaml(run.config, exp.model_dump(mode="json"))
-    resumes = run.status().get("resumes", []) + [{"at": now(), "from_step": plan.step, "pid": os.getpid(),
+    resumes = [*run.status().resumes, {"at": now(), "from_step": plan.step, "pid": os.getpid(),
                                                  "env_changed": changed_env, "forced": plan.forced}]
     run.update_status(state="running", pid=os.getpid(), error=None, finished=None, resumes=resumes)
     run.log({"step": plan.step, "split": "event", "event": "resumed", "checkpoint": str(plan.checkpoint),
@@ -104,6 +134,19 @@ def resume_experiment(exp: Experiment, plan: ResumePlan, progress: bool = True,
     with failure_recorded(run):
         execute(exp, run, data, progress, resume_from=plan.checkpoint)
     return run
+
+
+@contextlib.contextmanager
+def writing(run: RunDir) -> Iterator[None]:
+    """Hold the run directory's one-writer lock (rank 0 for every rank of a multi-process run) while the block runs."""
+    if not is_main_process():
+        yield
+        return
+    lock.acquire(run.path)
+    try:
+        yield
+    finally:
+        lock.release(run.path)
 
 
 @contextlib.contextmanager
@@ -117,9 +160,22 @@ def failure_recorded(run: RunDir) -> Iterator[None]:
     except KeyboardInterrupt:
         run.update_status(state="failed", error="interrupted", finished=now())
         raise
+    except Terminated:
+        run.update_status(state="failed", error=f"terminated during {phase(run)}", finished=now())
+        raise
+    except NonFiniteTraining as err:
+        run.update_status(state="failed", error=str(err), nonfinite=err.record, finished=now())
+        raise
     except BaseException as err:
         run.update_status(state="failed", error=f"{type(err).__name__}: {err}", finished=now())
         raise
+
+
+def phase(run: RunDir) -> str:
+    """What a run was doing, from what it has written: set-up, training or final evaluation."""
+    if run.model.is_dir():
+        return "final evaluation"
+    return "training" if run.status().step > 0 or run.complete_checkpoints() else "set-up"
 
 
 def execute(exp: Experiment, run: RunDir, data: Prepared, progress: bool, resume_from: Path | None = None,
@@ -128,10 +184,11 @@ def execute(exp: Experiment, run: RunDir, data: Prepared, progress: bool, resume
     start = time.perf_counter()
     seed_everything(exp.seed, exp.deterministic)
     family = get_family(exp.model.family)
+    options = BuildOptions(label_smoothing=exp.train.label_smoothing)
     if exp.init_from:
-        built = family.load(init_folder(exp.init_from), exp.model, label_smoothing=exp.train.label_smoothing)
+        built = family.load(init_folder(exp.init_from, exp.model), exp.model, options)
     else:
-        built = family.build(exp.model, data.splits["train"], exp.train.label_smoothing)
+        built = family.build(exp.model, data.splits["train"], options)
     run.log({"step": 0, "split": "event", "event": "built", **built.info})
     max_new = exp.eval.max_new_tokens or derive_max_new_tokens(built.processor, data.splits["train"])
     validation = data.splits.get("validation") or []
@@ -144,11 +201,11 @@ def execute(exp: Experiment, run: RunDir, data: Prepared, progress: bool, resume
                             "(add one, or set data.validation_from_train)")
         values = {"loss": mean_loss(built.model, built.processor, validation, exp.eval.batch_size)}
         values |= source_losses(exp, built, validation)
-        result, _ = evaluate_samples(built, generated(exp, validation), exp.eval, max_new, progress=False)
+        result, _ = runner(exp.eval.task)(built, evaluated(exp, validation), exp.eval, max_new, False)
         return values | result["values"]
 
     if exp.stages:
-        first = run.status().get("stage_index", 0) if resume_from else 0
+        first = (run.status().stage_index or 0) if resume_from else 0
         result = train_stages(exp.stages, run, built, data.splits["train"], exp.seed, evaluate_validation,
                               resume_from, first, progress, on_validation, mix=exp.data.mix)
     else:
@@ -179,25 +236,25 @@ def evaluate_run_splits(exp: Experiment, run: RunDir, built: Built, data: Prepar
     """Evaluate the configured splits; write eval/ and predictions/; return {split: metrics}."""
     metrics = {}
     for split in exp.eval.splits:
-        every = data.splits.get(split)
-        samples = generated(exp, every or [])
+        every = data.splits.get(split) or []
+        samples = evaluated(exp, every)
         if not samples:
             continue
-        result, predictions = evaluate_samples(built, samples, exp.eval, max_new, progress)
+        result, predictions = runner(exp.eval.task)(built, samples, exp.eval, max_new, progress)
         result["values"] |= source_losses(exp, built, every)
         report = data.reports.get(split, {})
         coverage = {"evaluated": len(samples), "total": report.get("total", len(samples)),
                     "left_out": report.get("skipped", {})}
         record = write_eval(run, split, samples, predictions, result, coverage)
-        run.log({"step": run.status().get("step", 0), "split": split, **record["metrics"]})
+        run.log({"step": run.status().step, "split": split, **record["metrics"]})
         metrics[split] = record["metrics"]
         shown = ", ".join(f"{k} {v:.2f}" for k, v in record["metrics"].items())
         console.print(f"[bold]{split}[/]: {shown}  ({coverage['evaluated']}/{coverage['total']} samples)")
     return metrics
 
 
-def generated(exp: Experiment, samples: list[Any]) -> list[Any]:
-    """The samples evaluated by generation: all, or with a data mix those of its eval source."""
+def evaluated(exp: Experiment, samples: list[Any]) -> list[Any]:
+    """The samples the evaluation task scores: all, or with a data mix those of its eval source."""
     mix = exp.data.mix
     return samples if mix is None else [s for s in samples if s.meta.get("source") == mix.evaluated]
 
@@ -217,17 +274,17 @@ def source_losses(exp: Experiment, built: Built, samples: list[Any]) -> dict[str
     return values
 
 
-def init_folder(path: str | Path, model: Any = None) -> Path:
-    """The saved model of the run named by `init_from`, checked against the experiment's `model` when given."""
+def init_folder(path: str | Path, model: FamilyConfig) -> Path:
+    """The saved model of the run named by `init_from`, checked against the experiment's `model`."""
     folder = Path(path) / "model"
     if not (folder / "plait_model.json").exists():
         raise UserError(f"init_from: {path} is not a run directory with a saved model (no model/plait_model.json)")
+    family = saved_family(folder)
+    if family != model.family:
+        raise UserError(f"init_from: {path} holds a {family} model, the experiment a {model.family} one")
     saved = atomic.read_json(folder / "plait_model.json")
-    if model is not None and saved.get("family") != model.family:
-        raise UserError(f"init_from: {path} holds a {saved.get('family')} model, the experiment a {model.family} one")
-    differences = getattr(model, "differences_from", None)
-    diff = differences(type(model).model_validate(saved["model"])) if differences else []
+    diff = model.differences_from(type(model).model_validate(saved["model"]))
     if diff:
         raise UserError(f"init_from: the experiment's model differs from {path}'s in {', '.join(diff[:5])}; "
-                        "only freezing, LoRA dropout and new LoRA adapters may change")
+                        "only what the family lets continued training change may differ (e.g. freezing)")
     return folder

@@ -11,7 +11,7 @@ from safetensors.torch import load_file
 from plait.cli import main
 from plait.config import load_experiment
 from plait.evaluate.generate import generate
-from plait.models.family import get_family
+from plait.models.family import BuildOptions, get_family
 from plait.pipeline import load_run, prepare_data
 from plait.runs.rundir import find_runs
 from plait.train.seed import seed_everything
@@ -41,14 +41,14 @@ def finished(tmp_path_factory):
 def test_trains_and_writes_the_run(finished):
     path, run = finished
     status = run.status()
-    assert status["state"] == "finished" and status["step"] == 6
-    assert "exact_match" in status["metrics"]["test"]
+    assert status.state == "finished" and status.step == 6
+    assert "exact_match" in status.metrics["test"]
     weights = load_file(str(run.model / "model.safetensors"))
     gates = [k for k in weights if k.endswith("alpha_cross_attn")]
     assert len(gates) == 2 and all(float(weights[k].abs().sum()) > 0 for k in gates)  # the gates moved off 0
     exp = load_experiment(path)
     seed_everything(exp.seed)
-    fresh = get_family("flamingo").build(exp.model, prepare_data(exp, False).splits["train"])
+    fresh = get_family("flamingo").build(exp.model, prepare_data(exp, False).splits["train"], BuildOptions())
     vision = {k: v for k, v in fresh.model.state_dict().items() if k.startswith("vision.")}
     assert vision and all(torch.equal(weights[k], v) for k, v in vision.items())  # the frozen encoder stayed
 
@@ -67,7 +67,7 @@ def test_reload_reproduces_the_runs_predictions(finished):
     status = run.status()
     max_new = json.loads((run.eval_dir / "test.json").read_text())["generation"]["max_new_tokens"]
     assert generate(built.model, processor, samples, max_new, progress=False) == written
-    assert status["metrics"]["test"]["exact_match"] >= 0
+    assert status.metrics["test"]["exact_match"] >= 0
 
 
 def test_chat_session_answers_from_the_attached_image(finished):

@@ -24,7 +24,7 @@ def test_git_trains_and_exports(tmp_path):
     assert main(["run", str(path), "--no-progress"]) == 0
     (run,) = find_runs([tmp_path / "runs"])
     status = run.status()
-    assert status["state"] == "finished" and status["step"] == 6
+    assert status.state == "finished" and status.step == 6
     losses = [json.loads(line)["loss"] for line in run.metrics.read_text().splitlines()
               if json.loads(line)["split"] == "train"]
     assert losses[-1] < losses[0]

@@ -8,7 +8,7 @@ import torch
 
 from plait.config import load_experiment
 from plait.data.mix import MixSampler, by_source
-from plait.models.family import get_family
+from plait.models.family import BuildOptions, get_family
 from plait.pipeline import prepare_data
 from plait.runs import atomic
 from plait.train.seed import seed_everything
@@ -22,7 +22,7 @@ def first_step_losses(path) -> dict[str, float]:
     exp = load_experiment(path)
     data = prepare_data(exp, dry_run=False)
     seed_everything(exp.seed)
-    built = get_family(exp.model.family).build(exp.model, data.splits["train"])
+    built = get_family(exp.model.family).build(exp.model, data.splits["train"], BuildOptions())
     groups = by_source(data.splits["train"], ["captions", "text"])
     sampler = MixSampler([len(g) for g in groups.values()], [1.0, 0.25], "paired", exp.seed)
     first = list(sampler)[: exp.train.batch_size]
@@ -59,7 +59,7 @@ def test_ratio_mode_trains_one_batch_per_step(tmp_path):
     run = run_cli(str(path))
     logs = [r for r in atomic.read_jsonl(run.metrics) if r["split"] == "train"]
     assert [r["step"] for r in logs] == [1, 2, 3, 4] and "loss_text" not in logs[0]
-    assert run.status()["state"] == "finished"
+    assert run.status().state == "finished"
 
 
 @pytest.mark.slow

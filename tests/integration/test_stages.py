@@ -12,7 +12,7 @@ from safetensors.torch import load_file
 from plait.cli import main
 from plait.config import load_experiment
 from plait.errors import ConfigError
-from plait.models.family import get_family
+from plait.models.family import BuildOptions, get_family
 from plait.pipeline import prepare_data
 from plait.runs.rundir import find_runs
 from plait.train.seed import seed_everything
@@ -34,7 +34,7 @@ def staged(tmp_path_factory):
     (run,) = find_runs([folder / "runs"])
     exp = load_experiment(path)
     seed_everything(exp.seed)
-    initial = get_family("projector").build(exp.model, prepare_data(exp, False).splits["train"], 0.0).model
+    initial = get_family("projector").build(exp.model, prepare_data(exp, False).splits["train"], BuildOptions()).model
     return {"folder": folder, "path": path, "run": run, "exp": exp, "initial": initial.state_dict()}
 
 
@@ -67,8 +67,8 @@ def test_each_stage_is_logged_with_its_checked_trainable_count_and_schedule(stag
     assert rates["align"] == [pytest.approx(1e-2)] * 3  # the stage's lr, constant as the experiment's schedule
     assert rates["joint"] == sorted(rates["joint"], reverse=True) and rates["joint"][0] == pytest.approx(1e-3)
     status = run.status()
-    assert status["state"] == "finished" and status["stage"] == "joint" and status["stage_index"] == 1
-    assert [(s["name"], s["steps"]) for s in status["stages"]] == [("align", 3), ("joint", 4)]
+    assert status.state == "finished" and status.stage == "joint" and status.stage_index == 1
+    assert [(s.name, s.steps) for s in status.stages] == [("align", 3), ("joint", 4)]
     assert [p.name for p in run.complete_checkpoints()] == ["step-4"]  # stage one's moved to checkpoints/align/
 
 

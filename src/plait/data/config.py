@@ -6,8 +6,8 @@ from typing import Annotated, Literal, Union
 
 from pydantic import Field, model_validator
 
-from plait.config.base import Strict
-from plait.config.types import FilePath, FolderName
+from plait.core.strict import Strict
+from plait.core.fields import FilePath, FolderName
 from plait.data.builtin.captions import BuiltinCaptionsSource
 from plait.data.sources.cc3m import Cc3mSource
 from plait.data.sources.localized_narratives import LocalizedNarrativesSource
@@ -184,6 +184,11 @@ class DataConfig(Strict):
     """Clean the training targets (lowercase, punctuation, stopwords) before tokenizing; None = use them as written."""
     mix: MixConfig | None = None
     """Train on several named sources at once (instead of `source`); see MixConfig."""
+
+    def source_metrics(self) -> list[str]:
+        """What a mix adds to every evaluation: loss_<name> and perplexity_<name> per source."""
+        names = [s.name for s in self.mix.sources] if self.mix is not None else []
+        return [f"{kind}_{name}" for name in names for kind in ("loss", "perplexity")]
 
     @model_validator(mode="after")
     def _one_kind_of_source(self) -> "DataConfig":

@@ -14,7 +14,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from plait.config.base import Strict
+from plait.core.strict import Strict
 from plait.data.builtin.common import generated_once
 
 VERSION = 1

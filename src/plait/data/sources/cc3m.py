@@ -11,9 +11,10 @@ from typing import IO, Literal
 
 from pydantic import Field, model_validator
 
-from plait.config.base import Strict
-from plait.config.types import FilePath
+from plait.core.strict import Strict
+from plait.core.fields import FilePath
 from plait.data.sample import Sample
+from plait.data.sources.manifest import MISSING as UNUSABLE
 from plait.errors import UserError
 
 REPORT_COLUMNS = ("file", "folder", "mimetype", "size", "status", "url")
@@ -98,7 +99,7 @@ def _failure(row: dict[str, str]) -> str | None:
 
 def read_cc3m_split(split: Cc3mSplit, columns: list[str], prompt: str, clean: bool,
                     limit: int | None = None) -> list[Sample]:
-    """One sample per caption line. A failed download keeps its row with meta['skip'] set to the reason, so the
+    """One sample per caption line. A failed download keeps its row with meta['unusable'] set to the reason, so the
     data report counts it (see plait.data.dataset.screen); a report out of step with the captions is an error."""
     captions = _rows(split.captions, limit)
     report = _rows(split.report, limit)
@@ -123,6 +124,6 @@ def read_cc3m_split(split: Cc3mSplit, columns: list[str], prompt: str, clean: bo
             prompt=prompt,
             target=clean_caption(cap[0]) if clean else cap[0].strip(),
             media=(root / file) if file else None,
-            meta={"skip": reason} if reason else {},
+            meta={UNUSABLE: reason} if reason else {},
         ))
     return samples

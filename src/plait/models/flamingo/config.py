@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import Literal
 
 from pydantic import Field, model_validator
 
-from plait.config.base import Strict
+from plait.core.strict import Strict
 from plait.models.components.config import Component, TokenizerConfig
+from plait.models.config import FamilyConfig
 
 PARTS = ("vision", "resampler", "cross_attention", "language")
 """The parameter groups training stages may name."""
@@ -62,12 +63,11 @@ class FlamingoLanguageConfig(Component):
     """The causal language model: any transformers causal LM (OPT, GPT-2, Llama...), trained (BabyLM) or frozen (OpenFlamingo)."""
 
 
-class FlamingoModelConfig(Strict):
+class FlamingoModelConfig(FamilyConfig):
     """A Flamingo model: each text token sees the resampled features of the latest image before it."""
 
     family: Literal["flamingo"] = "flamingo"
     """Model family (the discriminator)."""
-    padding_free_ok: ClassVar[bool] = False  # media positions are found per row; packed rows would mix images
     vision: FlamingoVisionConfig
     """Vision encoder."""
     resampler: ResamplerConfig = ResamplerConfig()
@@ -83,13 +83,16 @@ class FlamingoModelConfig(Strict):
     end_of_chunk: str = "<|endofchunk|>"
     """Ends the text that belongs to an image (after the target of a sample with an image)."""
 
+    def media_token(self) -> str:
+        return self.image_token
+
     def default_trainable(self) -> list[str]:
         """The parts trained when the experiment has no stages: everything not frozen."""
         return [p for p in PARTS if not getattr(self, p).freeze]
 
-    def trainable_problems(self, parts: list[str]) -> list[str]:
+    def trainable_problems(self, parts: list[str], groups: tuple[str, ...] = PARTS) -> list[str]:
         """Why a stage cannot train `parts` (vision, resampler, cross_attention, language), or nothing."""
-        problems = [f"unknown part {p!r}; parts: {', '.join(PARTS)}" for p in parts if p not in PARTS]
+        problems = super().trainable_problems(parts, groups)
         problems += [f"`{p}` is frozen (model.{p}.freeze: true); set freeze: false to train it in a stage"
                      for p in parts if p in PARTS and getattr(self, p).freeze]
         return problems

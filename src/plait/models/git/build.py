@@ -24,7 +24,7 @@ from plait.models.components.freezing import apply_trainable, count_parameters
 from plait.models.components.tied import tied_aliases
 from plait.models.components.loading import load_pretrained, make_config
 from plait.models.components.tokenizer import train_tokenizer
-from plait.models.family import Built, Family
+from plait.models.family import BuildOptions, Built, Family
 from plait.models.git.config import GitModelConfig
 from plait.models.git.model import GitVLM, replace_encoder, set_image_tokens
 from plait.models.git.processor import GitProcessor
@@ -157,4 +157,32 @@ def check(sample: Sample) -> str | None:
     return check_image(sample.media) if sample.media is not None else None
 
 
-GIT = Family(build=build, save=save, load=load, check=check)
+class GitFamily(Family):
+    """GIT models (see plait.models.registry for what the family can do)."""
+
+    name = "git"
+
+    def build(self, cfg: GitModelConfig, train_samples: list[Sample], options: BuildOptions) -> Built:
+        return _with_limit(build(cfg, train_samples, options.label_smoothing))
+
+    def save(self, built: Built, cfg: GitModelConfig, folder: Path) -> None:
+        save(built, cfg, folder)
+
+    def load(self, folder: Path, cfg: GitModelConfig | None = None, options: BuildOptions = BuildOptions()) -> Built:
+        return _with_limit(load(folder, cfg, options.label_smoothing))
+
+    def check(self, sample: Sample) -> str | None:
+        return check(sample)
+
+    def export(self, folder: Path, target: Path, merge: bool) -> dict[str, Any]:
+        """GitForCausalLM's own folder (merge does not apply: GIT has no adapters here)."""
+        export_git(folder, target)
+        return {"class": "GitForCausalLM", "quantized_4bit": False, "adapter": None}
+
+
+def _with_limit(built: Built) -> Built:
+    built.processor.max_positions = built.model.git.config.max_position_embeddings
+    return built
+
+
+GIT = GitFamily()

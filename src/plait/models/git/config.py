@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import Any, Literal
 
 from pydantic import model_validator
 
-from plait.config.base import Strict
+from plait.core.strict import Strict
 from plait.models.components.config import Component, TokenizerConfig
+from plait.models.config import FamilyConfig
 
 PARTS = ("vision", "projection", "language")
 """The parameter groups training stages may name."""
@@ -58,12 +59,11 @@ class GitLanguageConfig(Component):
         return self
 
 
-class GitModelConfig(Strict):
+class GitModelConfig(FamilyConfig):
     """GIT: image tokens (bidirectional among themselves) placed before the text, which is causal and sees them all."""
 
     family: Literal["git"] = "git"
     """Model family (the discriminator)."""
-    padding_free_ok: ClassVar[bool] = False  # GitForCausalLM takes no packed position ids
     vision: GitVisionConfig = GitVisionConfig()
     """Image encoder."""
     projection: ProjectionConfig = ProjectionConfig()
@@ -77,9 +77,9 @@ class GitModelConfig(Strict):
         """The parts trained when the experiment has no stages: everything not frozen."""
         return [p for p in PARTS if not getattr(self, p).freeze]
 
-    def trainable_problems(self, parts: list[str]) -> list[str]:
+    def trainable_problems(self, parts: list[str], groups: tuple[str, ...] = PARTS) -> list[str]:
         """Why a stage cannot train `parts` (vision, projection, language), or nothing."""
-        problems = [f"unknown part {p!r}; parts: {', '.join(PARTS)}" for p in parts if p not in PARTS]
+        problems = super().trainable_problems(parts, groups)
         problems += [f"`{p}` is frozen (model.{p}.freeze: true); set freeze: false to train it in a stage"
                      for p in parts if p in PARTS and getattr(self, p).freeze]
         return problems
