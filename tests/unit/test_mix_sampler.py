@@ -49,6 +49,8 @@ def test_mix_config_errors_name_the_field() -> None:
     from tests.mix_tiny import mix_updates
     from tests.tiny import tiny
 
+    valid = Experiment.model_validate(tiny(**mix_updates()))
+    assert Experiment.model_validate(valid.model_dump(mode="json")).data.mix == valid.data.mix  # config.yaml reloads
     exp = tiny(**mix_updates(), **{"train.group_by_length": True})
     with pytest.raises(ValidationError, match="train.group_by_length: a data.mix draws its own order"):
         Experiment.model_validate(exp)

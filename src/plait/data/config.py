@@ -192,6 +192,7 @@ class DataConfig(Strict):
 
     @model_validator(mode="after")
     def _one_kind_of_source(self) -> "DataConfig":
-        if self.mix is not None and "source" in self.model_fields_set:
+        # compared with the default, not by fields set: a saved config.yaml writes the default source out
+        if self.mix is not None and self.source != BuiltinSource():
             raise ValueError("source: give the sources under data.mix.sources, not both data.source and data.mix")
         return self
