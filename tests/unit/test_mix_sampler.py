@@ -41,7 +41,7 @@ def test_mix_config_errors_name_the_field() -> None:
     with pytest.raises(ValidationError, match="names must differ"):
         DataConfig.model_validate({"mix": {"sources": [{"name": "a", **part}, {"name": "a", **part}]}})
     with pytest.raises(ValidationError, match="not both"):
-        DataConfig.model_validate({"source": {"kind": "builtin"},
+        DataConfig.model_validate({"source": {"kind": "builtin", "task": "caption"},
                                    "mix": {"sources": [{"name": "a", **part}, {"name": "b", **part}]}})
     with pytest.raises(ValidationError, match="eval_source"):
         DataConfig.model_validate({"mix": {"eval_source": "c",
