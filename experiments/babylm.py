@@ -95,7 +95,7 @@ def flamingo_1vd25(standin: bool = False) -> dict[str, Any]:
             "language": {"config": copy.deepcopy(OPT_125M)},
             "tokenizer": copy.deepcopy(TOKENIZER),
         },
-        "data": _mix(_builtin(224, 64, 8) if standin else _captions(), _builtin(224, 64, 8)[1] if standin else _text()),
+        "data": _mix(*(_builtin(224, 64, 8) if standin else (_captions(), _text()))),
         "train": copy.deepcopy(TRAIN),
         "eval": {"splits": ["validation"], "metrics": ["bleu", "chrf"], "headline": "bleu"},
     }

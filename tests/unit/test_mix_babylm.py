@@ -29,6 +29,8 @@ def test_full_size_shapes_follow_babylm() -> None:
     assert m.vision.config["patch_size"] == 16 and m.vision.freeze and not m.language.freeze
     t = exp.train
     assert (t.lr, t.weight_decay, t.batch_size, t.max_grad_norm, t.schedule.warmup_steps) == (1e-4, 0.1, 128, 1.0, 5000)
+    captions, text = exp.data.mix.sources
+    assert (captions.source.kind, captions.source.part, text.source.part) == ("builtin_captions", "captions", "text")
     git = load_experiment(f"{FILE}:git_1vd25_standin").model
     assert git.vision.replaced and git.language.config["num_hidden_layers"] == 12
 
