@@ -32,7 +32,7 @@ def load_run(path: str | Path) -> tuple[RunDir, Any, Any]:
 
 def load_saved_experiment(run: RunDir) -> Any:
     """The Experiment a run saved in config.yaml; UserError naming the file when it is not one."""
-    from plait.config.load import read_utf8
+    from plait.core.loader import read_utf8
     from plait.config.schema import Experiment
 
     try:

@@ -3,7 +3,7 @@
 The kernel releases a flock when its holder exits, however it exits (SIGKILL included), so the lock of a
 dead process is simply taken by the next one; nothing stale needs cleaning up. The holder's pid is
 written into the file so that a refused second writer can name it. A multi-process run is covered by
-rank 0's lock: the other ranks only train into the folder rank 0 writes (plait.launch.ranks).
+rank 0's lock: the other ranks only train into the folder rank 0 writes (plait.runs.ranks).
 
 Checked: filelock's FileLock and portalocker wrap the same `fcntl.flock`, but neither says who holds a lock,
 which is what the refusal line names; this is the dozen lines they would wrap, plus the pid.

@@ -16,7 +16,7 @@ import torch
 from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 
 from plait.errors import Terminated
-from plait.launch.ranks import world_size
+from plait.runs.ranks import world_size
 
 PREEMPTED_EXIT = 75
 """Exit code of a pre-empted run (EX_TEMPFAIL: temporary failure, try again)."""

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from plait.data.sample import Sample
-from plait.config.load import read_utf8
+from plait.core.loader import read_utf8
 from plait.errors import UserError
 
 

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from plait.data.sample import Sample
-from plait.config.load import read_utf8
+from plait.core.loader import read_utf8
 from plait.data.sources.manifest import MISSING
 from plait.errors import UserError
 
