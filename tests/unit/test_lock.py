@@ -101,19 +101,21 @@ def test_a_sweep_worker_stops_when_its_driver_is_killed(tmp_path: Path) -> None:
     assert not worker.is_running()
 
 
-def test_sigterm_during_set_up_records_a_failed_status(tmp_path: Path, monkeypatch, capsys) -> None:
+@pytest.mark.parametrize("where, phase", [("seed_everything", "set-up"), ("evaluate_run_splits", "final evaluation")])
+def test_sigterm_outside_training_records_a_failed_status(tmp_path: Path, monkeypatch, capsys, where, phase) -> None:
     import plait.pipeline as pipeline
     from plait.cli import main
     from tests.tiny import write_experiment
 
     def terminated(*args, **kwargs):
-        os.kill(os.getpid(), signal.SIGTERM)  # arrives while the model is being set up
+        os.kill(os.getpid(), signal.SIGTERM)  # arrives while the model is set up, or evaluated after training
 
-    monkeypatch.setattr(pipeline, "seed_everything", terminated)
-    exp = write_experiment(tmp_path, **{"data.source.train_size": 8, "data.source.test_size": 2})
+    monkeypatch.setattr(pipeline, where, terminated)
+    exp = write_experiment(tmp_path, **{"data.source.train_size": 8, "data.source.test_size": 2,
+                                        "train.max_steps": 1})
     assert main(["run", str(exp), "--no-progress"]) == 143
     (path,) = (tmp_path / "runs" / "tiny").iterdir()
     status = RunDir(path).status()
-    assert status.state == "failed" and status.error == "terminated during set-up" and status.finished
+    assert status.state == "failed" and status.error == f"terminated during {phase}" and status.finished
     assert not lock.held(path) and "terminated by SIGTERM" in capsys.readouterr().err
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # the handler is gone with the run
