@@ -7,6 +7,7 @@ trained with the guard and without it, alternated in one process, medians of the
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import statistics
 import tempfile
@@ -34,10 +35,10 @@ def train_once(guarded: bool, steps: int, folder: Path) -> float:
             times.append(time.perf_counter())
         return original(self, args, state, control, logs=logs, **kwargs)
 
-    patches = [mock.patch.object(callbacks.RunRecorder, "on_log", timed)]
-    if not guarded:  # the Trainer then gets guard=None: no check at all
-        patches.append(mock.patch.object(loop, "NonFiniteGuard", lambda *a, **k: None))
-    with patches[0], (patches[1] if len(patches) > 1 else mock.patch.dict(os.environ)):
+    with contextlib.ExitStack() as patches:
+        patches.enter_context(mock.patch.object(callbacks.RunRecorder, "on_log", timed))
+        if not guarded:  # the Trainer then gets guard=None: no check at all
+            patches.enter_context(mock.patch.object(loop, "NonFiniteGuard", lambda *a, **k: None))
         run_experiment(exp, progress=False)
     gaps = [b - a for a, b in zip(times[10:], times[11:])]
     return statistics.median(gaps)
@@ -70,7 +71,8 @@ def main() -> None:
                 results[guarded].append(train_once(guarded, args.steps, Path(tmp)))
     on, off = statistics.median(results[True]), statistics.median(results[False])
     micro = guard_microseconds()
-    print(f"guard's own cost per step: {micro:.1f} us ({micro / 1e3 / (off * 1e3) * 100:.3f}% of a median step without it)")
+    share = micro / 1e3 / (off * 1e3) * 100
+    print(f"guard's own cost per step: {micro:.1f} us ({share:.3f}% of a median step without it)")
     print(f"step ms with the guard {on * 1e3:.2f}, without {off * 1e3:.2f}, ratio {on / off:.3f} "
           f"(per run: with {[round(x * 1e3, 2) for x in results[True]]}, "
           f"without {[round(x * 1e3, 2) for x in results[False]]}; load {os.getloadavg()[0]:.1f})")

@@ -283,6 +283,9 @@ CASES: list[Case] = [
     Case("vocab-negative", "language config `vocab_size: -5`",
          lambda c: ["run", str(c.experiment(**{"model.language.config.vocab_size": -5}))],
          "model.language.config.vocab_size: must be > 0, got -5"),
+    Case("validate-models", "`plait validate --models` of a negative vocabulary given by `--set`",
+         lambda c: ["validate", str(c.experiment()), "--models", "--set", "model.language.config.vocab_size=-5"],
+         "--set model.language.config.vocab_size: must be > 0, got -5"),
     Case("heads-not-dividing", "`num_attention_heads: 3` with `hidden_size: 16`",
          lambda c: ["run", str(c.experiment(**{"model.vision.config.num_attention_heads": 3}))],
          "model.vision.config: transformers' clip_vision_model config refuses it: ValueError: The hidden size (16) "
