@@ -10,13 +10,14 @@ from plait.config.base import Strict
 from plait.data.config import DataConfig
 from plait.evaluate.config import EvalConfig
 from plait.launch.config import LaunchConfig
+from plait.models.adapter.config import AdapterModelConfig
 from plait.models.mapper.config import MapperModelConfig
 from plait.models.projector.config import ProjectorModelConfig
 from plait.train.config import TrainConfig
 from plait.train.stages import StageConfig, resolve_stage_train
 from plait.config.types import FolderName
 
-ModelConfig = Annotated[Union[ProjectorModelConfig, MapperModelConfig], Field(discriminator="family")]
+ModelConfig = Annotated[Union[ProjectorModelConfig, MapperModelConfig, AdapterModelConfig], Field(discriminator="family")]
 
 
 class DryRunConfig(Strict):

@@ -42,8 +42,9 @@ class Family:
 
 def get_family(name: str) -> Family:
     """The family registered under `name` (names come from the validated config's discriminator)."""
+    from plait.models.adapter.build import ADAPTER
     from plait.models.mapper.build import MAPPER
     from plait.models.projector.build import PROJECTOR
 
-    families = {"projector": PROJECTOR, "mapper": MAPPER}
+    families = {"projector": PROJECTOR, "mapper": MAPPER, "adapter": ADAPTER}
     return families[name]
