@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from plait.config.base import Strict
+from plait.evaluate.choice_config import MultipleChoiceConfig
 
-Metric = Literal["exact_match", "bleu", "chrf", "ter"]
+Metric = Literal["exact_match", "bleu", "chrf", "ter", "accuracy"]
 
 
 class EvalConfig(Strict):
@@ -30,3 +31,16 @@ class EvalConfig(Strict):
     """Compare lowercased texts for exact match."""
     validation_samples: int | None = Field(200, ge=1)
     """Validation samples scored at each in-training evaluation (None = all)."""
+    task: Literal["generate", "multiple_choice"] = "generate"
+    """generate: compare generated texts with the targets (`metrics`); multiple_choice: accuracy of the chosen
+    option, overall and per category (samples need choices and an answer, e.g. data.source.kind: scienceqa)."""
+    multiple_choice: MultipleChoiceConfig = MultipleChoiceConfig()
+    """How task multiple_choice chooses an answer, and its categories."""
+
+    @model_validator(mode="after")
+    def _task_metrics(self) -> "EvalConfig":
+        if self.task == "multiple_choice" and self.headline != "accuracy":
+            raise ValueError(f"headline: task multiple_choice reports accuracy, not {self.headline}; set headline: accuracy")
+        if self.task == "generate" and (self.headline == "accuracy" or "accuracy" in self.metrics):
+            raise ValueError("metrics: accuracy comes from task: multiple_choice; set eval.task: multiple_choice")
+        return self

@@ -17,6 +17,10 @@ def evaluate_samples(
     built: Any, samples: list[Sample], cfg: EvalConfig, max_new_tokens: int, progress: bool = True
 ) -> tuple[dict[str, Any], list[str]]:
     """Metrics and predictions for `samples`."""
+    if cfg.task == "multiple_choice":
+        from plait.evaluate.multiple_choice import evaluate_multiple_choice
+
+        return evaluate_multiple_choice(built, samples, cfg, max_new_tokens, progress)
     start = time.perf_counter()
     predictions = generate(built.model, built.processor, samples, max_new_tokens, cfg.num_beams,
                            cfg.batch_size, progress=progress)
@@ -33,10 +37,11 @@ def write_eval(
     """Write the split's metrics (with coverage) and its predictions atomically; return the record."""
     record = {"split": split, "metrics": result["values"], "signatures": result["signatures"],
               "generation": result["generation"], "coverage": coverage, "seconds": result["seconds"],
-              "written": now()}
+              "written": now(), **result.get("extra", {})}
+    extra = result.get("per_sample") or [{}] * len(samples)
     lines = [
-        {"id": s.id, "prompt": s.prompt, "prediction": p, "reference": s.target}
-        for s, p in zip(samples, predictions, strict=True)
+        {"id": s.id, "prompt": s.prompt, "prediction": p, "reference": s.target, **x}
+        for s, p, x in zip(samples, predictions, extra, strict=True)
     ]
     import json
 
