@@ -54,3 +54,10 @@ def test_constant_dropout_out_of_range_names_the_field():
     with pytest.raises(ValidationError, match="dropout"):
         AdapterModelConfig.model_validate(tiny_model(dropout=1.5))
     assert torch is not None
+
+
+def test_schedule_shorthand_for_sweeps():
+    cfg = AdapterModelConfig.model_validate(tiny_model(dropout="0.2:0.1:0.97"))
+    assert cfg.adapter.dropout == DropoutSchedule(prob=0.2, limit=0.1, var=0.97)
+    with pytest.raises(ValidationError, match="PROB:LIMIT:VAR"):
+        AdapterModelConfig.model_validate(tiny_model(dropout="rising"))

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import Field, model_validator
+from pydantic import BeforeValidator, Field, model_validator
 
 from plait.config.base import Strict
 from plait.models.components.config import Component, TokenizerConfig
@@ -39,6 +39,18 @@ class DropoutSchedule(Strict):
         return [round(bound(self.prob * self.var ** i, self.limit), 6) for i in range(layers)]
 
 
+def _shorthand(value: Any) -> Any:
+    """'PROB:LIMIT:VAR' (a scalar, so a sweep can choose among schedules) -> {prob, limit, var}."""
+    if isinstance(value, str):
+        parts = value.split(":")
+        try:
+            prob, limit, var = (float(p) for p in parts)
+        except ValueError:
+            raise ValueError(f"{value!r}: write a schedule as PROB:LIMIT:VAR, e.g. 0.1:0.2:1.01") from None
+        return {"prob": prob, "limit": limit, "var": var}
+    return value
+
+
 def layer_dropout(dropout: float | DropoutSchedule, layers: int) -> list[float]:
     """Per-layer dropout of a constant or a schedule."""
     return [float(dropout)] * layers if isinstance(dropout, (int, float)) else dropout.values(layers)
@@ -55,8 +67,8 @@ class AdapterSpec(Strict):
     """Softmax temperature of the router (LaVIN: 10 for ScienceQA, 5 for instruction tuning)."""
     scale: float = 1.0
     """Scale of the adapter's output (LaVIN's adapter_scale)."""
-    dropout: float | DropoutSchedule = Field(0.1)
-    """Dropout after A: one value for every layer, or a per-layer schedule {prob, limit, var}."""
+    dropout: Annotated[float | DropoutSchedule, BeforeValidator(_shorthand)] = Field(0.1)
+    """Dropout after A: one value for every layer, or a per-layer schedule {prob, limit, var} (or "PROB:LIMIT:VAR")."""
     where: Literal["attn", "block"] = "attn"
     """attn: an adapter at the attention input of each LM layer (LaVIN's); block: also at the MLP input."""
     vision: bool = True
