@@ -20,12 +20,22 @@ def run_categories(path: Any, split: str) -> dict[str, dict[str, Any]]:
     return (atomic.read_json(path / "eval" / f"{split}.json", {}) or {}).get("categories") or {}
 
 
+DERIVED = ("model.layer_dropout.",)
+"""Keys that follow from others (the resolved dropout follows model.adapter.dropout): left out of row names."""
+
+
 def method_names(groups: list[Group]) -> list[str]:
-    """A row name per configuration: the experiment name when those differ, else the varying keys."""
+    """A row name per configuration: the experiment name when those differ, else the varying keys that are set
+    (the last two parts of each, e.g. schedule.kind=cyclic, dropout.prob=0.2)."""
     names = [sorted({r.path.parent.name for r in g.runs}) for g in groups]
     if len({tuple(n) for n in names}) == len(groups) and all(len(n) == 1 for n in names):
         return [n[0] for n in names]
-    return [group_label(g) for g in groups]
+    out = []
+    for group in groups:
+        shown = [f"{'.'.join(k.split('.')[-2:])}={v}" for k, v in group.values.items()
+                 if v is not None and not k.startswith(DERIVED)]
+        out.append(", ".join(shown) or group_label(group))
+    return out
 
 
 def category_frame(groups: list[Group], split: str) -> tuple[pd.DataFrame, list[str]] | None:
