@@ -89,7 +89,7 @@ def test_likelihood_scoring_never_leaves_an_answer_unparsable(runs):
     cfg = exp.eval.model_copy(update={"multiple_choice": exp.eval.multiple_choice.model_copy(
         update={"method": "likelihood"})})
     result, predictions = evaluate_multiple_choice(built, samples, cfg, 8, progress=False)
-    assert result["extra"]["unparsable"] == 0 and len(predictions) == 8
+    assert result["unparsable"] == 0 and len(predictions) == 8
     assert all(p.startswith("The answer is ") for p in predictions)
     chosen = [x["choice"] for x in result["per_sample"]]
     assert all(0 <= c < len(s.meta["choices"]) for c, s in zip(chosen, samples))

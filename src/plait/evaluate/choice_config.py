@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from plait.config.base import Strict
+from plait.core.strict import Strict
 
 LAVIN_PATTERN = r"The answer is ([A-Z])."
 """LaVIN's eval.py pattern, as written: its unescaped '.' matches any character (so 'The answer is A' at the very

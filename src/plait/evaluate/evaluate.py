@@ -16,11 +16,7 @@ from plait.runs.rundir import RunDir, now
 def evaluate_samples(
     built: Any, samples: list[Sample], cfg: EvalConfig, max_new_tokens: int, progress: bool = True
 ) -> tuple[dict[str, Any], list[str]]:
-    """Metrics and predictions for `samples`."""
-    if cfg.task == "multiple_choice":
-        from plait.evaluate.multiple_choice import evaluate_multiple_choice
-
-        return evaluate_multiple_choice(built, samples, cfg, max_new_tokens, progress)
+    """The `generate` task: metrics and predictions for `samples`."""
     start = time.perf_counter()
     predictions = generate(built.model, built.processor, samples, max_new_tokens, cfg.num_beams,
                            cfg.batch_size, progress=progress)
@@ -35,13 +31,12 @@ def write_eval(
     coverage: dict[str, Any],
 ) -> dict[str, Any]:
     """Write the split's metrics (with coverage) and its predictions atomically; return the record."""
-    record = {"split": split, "metrics": result["values"], "signatures": result["signatures"],
-              "generation": result["generation"], "coverage": coverage, "seconds": result["seconds"],
-              "written": now(), **result.get("extra", {})}
-    extra = result.get("per_sample") or [{}] * len(samples)
+    extra = {k: v for k, v in result.items() if k not in ("values", "per_sample")}
+    record = {"split": split, "metrics": result["values"], **extra, "coverage": coverage, "written": now()}
+    per_sample = result.get("per_sample") or [{}] * len(samples)  # e.g. the option each answer chose
     lines = [
         {"id": s.id, "prompt": s.prompt, "prediction": p, "reference": s.target, **x}
-        for s, p, x in zip(samples, predictions, extra, strict=True)
+        for s, p, x in zip(samples, predictions, per_sample, strict=True)
     ]
     import json
 

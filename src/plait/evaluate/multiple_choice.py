@@ -113,6 +113,6 @@ def evaluate_multiple_choice(built: Any, samples: list[Sample], cfg: Any, max_ne
     values |= {name: c["accuracy"] for name, c in categories.items() if c["accuracy"] is not None}
     result = {"values": values, "signatures": {"accuracy": signature}, "generation": generation,
               "seconds": round(time.perf_counter() - start, 3),
-              "extra": {"categories": categories, "unparsable": unparsable},
+              "categories": categories, "unparsable": unparsable,
               "per_sample": [{"choice": c, "answer": a} for c, a in zip(chosen, answers)]}
     return result, predictions

@@ -12,8 +12,8 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from plait.config.base import Strict
-from plait.config.types import FilePath
+from plait.core.strict import Strict
+from plait.core.fields import FilePath
 from plait.data.sample import Sample
 from plait.errors import UserError
 

@@ -20,7 +20,7 @@ from plait.models.components.freezing import count_parameters, set_trainable
 from plait.models.components.loading import load_pretrained
 from plait.models.components.tied import tied_aliases
 from plait.models.components.tokenizer import train_tokenizer
-from plait.models.family import Built, Family
+from plait.models.family import BuildOptions, Built, Family
 from plait.models.projector.build import build_image_processor, build_language, build_vision, _vision_from
 
 SPECIAL = [MODALITY_TOKEN, IMAGE_TOKEN]
@@ -136,9 +136,7 @@ def load(folder: Path, cfg: AdapterModelConfig | None = None, quantize: bool = T
          label_smoothing: float = 0.0) -> Built:
     """Rebuild `save`'s model offline (`cfg`, for init_from, must describe the same model)."""
     meta = json.loads((folder / "plait_model.json").read_text())
-    saved = AdapterModelConfig.model_validate(meta["model"])
-    if cfg is not None and cfg.model_dump(exclude={"layer_dropout"}) != saved.model_dump(exclude={"layer_dropout"}):
-        raise UserError(f"init_from {folder.parent}: the experiment's model differs from that run's")
+    saved = AdapterModelConfig.model_validate(meta["model"])  # init_from's cfg was checked against it (differences_from)
     tokenizer = AutoTokenizer.from_pretrained(folder)
     vision = build_vision(saved) if saved.vision.pretrained else _vision_from(folder / "vision")
     if saved.language.pretrained:
@@ -169,4 +167,28 @@ def check(sample: Sample) -> str | None:
     return check_image(sample.media) if sample.media is not None else None
 
 
-ADAPTER = Family(build=build, save=save, load=load, check=check)
+def _with_limit(built: Built) -> Built:
+    built.processor.max_positions = getattr(built.model.language.config, "max_position_embeddings", None)
+    return built
+
+
+class AdapterFamily(Family):
+    """LaVIN's Mixture-of-Modality Adaptation (see plait.models.registry for what the family can do)."""
+
+    name = "adapter"
+
+    def build(self, cfg: AdapterModelConfig, train_samples: list[Sample], options: BuildOptions) -> Built:
+        return _with_limit(build(cfg, train_samples, options.label_smoothing, options.quantize))
+
+    def save(self, built: Built, cfg: AdapterModelConfig, folder: Path) -> None:
+        save(built, cfg, folder)
+
+    def load(self, folder: Path, cfg: AdapterModelConfig | None = None,
+             options: BuildOptions = BuildOptions()) -> Built:
+        return _with_limit(load(folder, cfg, options.quantize, options.label_smoothing))
+
+    def check(self, sample: Sample) -> str | None:
+        return check(sample)
+
+
+ADAPTER = AdapterFamily()

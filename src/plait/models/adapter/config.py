@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, model_validator
 
-from plait.config.base import Strict
+from plait.core.strict import Strict
 from plait.models.components.config import Component, TokenizerConfig
+from plait.models.config import FamilyConfig
 from plait.models.projector.config import QuantizationSpec
 
 
@@ -110,12 +111,11 @@ class AdapterLanguageConfig(Component):
         return self
 
 
-class AdapterModelConfig(Strict):
+class AdapterModelConfig(FamilyConfig):
     """LaVIN's Mixture-of-Modality Adaptation: a modality token routes adapters in a frozen LM and vision encoder."""
 
     family: Literal["adapter"] = "adapter"
     """Model family (the discriminator)."""
-    padding_free_ok: ClassVar[bool] = False  # the modality token is found per row and kept out of attention
     vision: AdapterVisionConfig
     """Vision encoder."""
     language: AdapterLanguageConfig
