@@ -65,6 +65,11 @@ class AdapterVLM(nn.Module):
         """The language model's config (the Trainer reads a few fields from it)."""
         return self.language.config
 
+    def gradient_checkpointing_enable(self) -> None:
+        """Recompute the LM's activations in the backward pass (the routing weights are kept from the forward)."""
+        # non-reentrant: reentrant checkpointing passes no gradient to adapters when the block inputs need none
+        self.language.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+
     def trainable_parameters(self) -> dict[str, nn.Parameter]:
         """What trains: every adapter, the modality embedding and the visual MLP (LaVIN's 'adapter' parameters)."""
         return {n: p for n, p in self.named_parameters()
@@ -101,7 +106,7 @@ class AdapterVLM(nn.Module):
         # generate() derives them from this mask, so training and generation place every token alike.
         mask = attention_mask.masked_fill(is_modality, 0)
         positions = (mask.long().cumsum(-1) - 1).clamp(min=0)
-        self.routing.begin(is_modality.long().argmax(1))
+        self.routing.begin(is_modality.long().argmax(1), input_ids.shape[1])
         return embeds, mask, positions
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, pixel_values: torch.Tensor | None = None,

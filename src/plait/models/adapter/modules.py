@@ -49,34 +49,36 @@ class RouterAdapter(nn.Module):
 class Routing:
     """Where the routing vector sits in the current batch, and each adapter's weights for it.
 
-    The model calls `begin(positions)` before each forward or generation. Each adapter computes its weights the
-    first time it runs after that (the full sequence, which holds the modality token) and reuses them on the
-    decoding steps that follow, when only new tokens pass through (as LaVIN does at start_pos 0).
+    The model calls `begin(positions, length)` before each forward or generation. A pass over the whole
+    sequence (`length` positions: training, a recomputation under gradient checkpointing, generation's
+    prefill) routes from the modality token's hidden state and keeps the weights; the decoding steps after
+    it, which see only new tokens, reuse them (as LaVIN does after start_pos 0).
     """
 
     def __init__(self) -> None:
         self.positions: torch.Tensor | None = None
+        self.length = 0
         self.cache: dict[int, torch.Tensor] = {}
 
-    def begin(self, positions: torch.Tensor | None) -> None:
-        """positions: (batch,) index of each row's modality token; None = route from position 0 (class token)."""
+    def begin(self, positions: torch.Tensor | None, length: int = 0) -> None:
+        """positions: (batch,) index of each row's modality token, in sequences of `length`;
+        None = route every pass from position 0 (a vision encoder's class token)."""
         self.positions = positions
+        self.length = length
         self.cache = {}
 
     def weights(self, adapter: RouterAdapter, x: torch.Tensor) -> torch.Tensor:
-        key = id(adapter)
-        cached = self.cache.get(key)
-        if cached is not None and cached.shape[0] == x.shape[0]:
-            return cached
         positions = self.positions
         if positions is None:
-            route = x[:, 0]
-        else:
-            if positions.shape[0] != x.shape[0]:  # generate expanded the batch (beams), repeating each row
-                positions = positions.repeat_interleave(x.shape[0] // positions.shape[0])
-            route = x[torch.arange(x.shape[0], device=x.device), positions.to(x.device)]
-        weights = adapter.weights(route)
-        self.cache[key] = weights
+            return adapter.weights(x[:, 0])
+        if x.shape[1] != self.length:  # a decoding step: the modality token is in the cache, not in x
+            cached = self.cache[id(adapter)]
+            return cached if cached.shape[0] == x.shape[0] else cached.repeat_interleave(
+                x.shape[0] // cached.shape[0], dim=0)
+        if positions.shape[0] != x.shape[0]:  # generate expanded the batch (beams), repeating each row
+            positions = positions.repeat_interleave(x.shape[0] // positions.shape[0])
+        weights = adapter.weights(x[torch.arange(x.shape[0], device=x.device), positions.to(x.device)])
+        self.cache[id(adapter)] = weights
         return weights
 
 
