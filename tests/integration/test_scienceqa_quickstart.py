@@ -114,3 +114,24 @@ def test_chat_with_and_without_an_image(runs):
     assert with_image.count(processor.image_id) == 2 and with_image[0] == processor.modality_id
     shown = out.getvalue()
     assert shown.count("model> ") == 2 and f"attached {image}" in shown and "error" not in shown
+
+
+def test_serve_answers_with_and_without_an_image(runs):
+    from plait.serve.app import answer_all, attach, build_app, new_sessions
+    from plait.serve.session import LoadedRun, Settings
+
+    _, (run, _) = runs
+    loaded = [LoadedRun(run.path)]
+    assert build_app(loaded, lambda: None) is not None
+    sessions = new_sessions(loaded)
+    question = "Question: What color is the shape?\nContext: N/A\nOptions: (A) blue (B) green\nResponse:"
+    settings = Settings(max_new_tokens=4, history=0)
+    chats = [[]]
+    for _ in answer_all(sessions, question, settings, chats):
+        pass
+    image = next((generate_scienceqa(48, 4, 24, 32, 1234) / "images" / "test").glob("*/image.png"))
+    assert attach(sessions, str(image)) is None and sessions[0].media == image
+    for _ in answer_all(sessions, question, settings, chats):
+        pass
+    assert [m["role"] for m in chats[0]] == ["user", "assistant"] * 2 and all(m["content"] for m in chats[0])
+    assert attach(sessions, str(run.config)).startswith("refused config.yaml")  # not an image
