@@ -22,7 +22,6 @@ class AdapterProcessor(TextProcessor):
     def __init__(self, tokenizer: Any, image_processor: Any, num_visual_tokens: int,
                  image_prompt: str = "Image: ", no_image_prompt: str = "Image: N/A") -> None:
         super().__init__(tokenizer)
-        self.features = None
         self.image_processor = image_processor
         self.num_visual_tokens = num_visual_tokens
         self.image_prompt = image_prompt
@@ -54,9 +53,6 @@ class AdapterProcessor(TextProcessor):
     def length(self, sample: Sample) -> int:
         """Tokens of the encoded training sample, without loading its image."""
         return len(self.prompt_ids(sample)) + len(self.target_ids(sample.target))
-
-    def prepare_training(self, samples: list[Sample]) -> int:
-        return 0
 
     def encode_prompt(self, sample: Sample) -> dict[str, Any]:
         return {"input_ids": self.prompt_ids(sample), "pixel_values": self.pixels(sample)}
