@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, model_validator
+from pydantic import BeforeValidator, Field, PlainSerializer, model_validator
 
 from plait.core.strict import Strict
 from plait.models.components.config import Component, TokenizerConfig
@@ -40,21 +40,29 @@ class DropoutSchedule(Strict):
         return [round(bound(self.prob * self.var ** i, self.limit), 6) for i in range(layers)]
 
 
-def _shorthand(value: Any) -> Any:
-    """'PROB:LIMIT:VAR' (a scalar, so a sweep can choose among schedules) -> {prob, limit, var}."""
+def _as_schedule(value: Any) -> Any:
+    """A number p -> the constant schedule {p, p, 1}; 'PROB:LIMIT:VAR' (a scalar, so a sweep can choose among
+    schedules) -> {prob, limit, var}."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return {"prob": value, "limit": value, "var": 1.0}
     if isinstance(value, str):
-        parts = value.split(":")
         try:
-            prob, limit, var = (float(p) for p in parts)
+            prob, limit, var = (float(p) for p in value.split(":"))
         except ValueError:
             raise ValueError(f"{value!r}: write a schedule as PROB:LIMIT:VAR, e.g. 0.1:0.2:1.01") from None
         return {"prob": prob, "limit": limit, "var": var}
     return value
 
 
-def layer_dropout(dropout: float | DropoutSchedule, layers: int) -> list[float]:
-    """Per-layer dropout of a constant or a schedule."""
-    return [float(dropout)] * layers if isinstance(dropout, (int, float)) else dropout.values(layers)
+def _dumped(schedule: DropoutSchedule) -> float | dict[str, float]:
+    """A constant schedule is written back as its number."""
+    if schedule.var == 1 and schedule.limit == schedule.prob:
+        return schedule.prob
+    return {"prob": schedule.prob, "limit": schedule.limit, "var": schedule.var}
+
+
+Dropout = Annotated[DropoutSchedule, BeforeValidator(_as_schedule), PlainSerializer(_dumped)]
+"""Adapter dropout: a number for every layer, or a per-layer schedule."""
 
 
 class AdapterSpec(Strict):
@@ -68,18 +76,12 @@ class AdapterSpec(Strict):
     """Softmax temperature of the router (LaVIN: 10 for ScienceQA, 5 for instruction tuning)."""
     scale: float = 1.0
     """Scale of the adapter's output (LaVIN's adapter_scale)."""
-    dropout: Annotated[float | DropoutSchedule, BeforeValidator(_shorthand)] = Field(0.1)
+    dropout: Dropout = Field(0.1, validate_default=True)
     """Dropout after A: one value for every layer, or a per-layer schedule {prob, limit, var} (or "PROB:LIMIT:VAR")."""
     where: Literal["attn", "block"] = "attn"
     """attn: an adapter at the attention input of each LM layer (LaVIN's); block: also at the MLP input."""
     vision: bool = True
     """Also put adapters at the attention input of every vision encoder layer (LaVIN's visual_adapter_type router)."""
-
-    @model_validator(mode="after")
-    def _constant(self) -> "AdapterSpec":
-        if isinstance(self.dropout, (int, float)) and not 0 <= self.dropout < 1:
-            raise ValueError(f"dropout: {self.dropout} is not in [0, 1)")
-        return self
 
 
 class AdapterVisionConfig(Component):
@@ -155,9 +157,9 @@ class AdapterModelConfig(FamilyConfig):
         vision_layers = vision_layers or layer_count(self.vision, "num_hidden_layers")
         if language_layers is None or (self.adapter.vision and vision_layers is None):
             return None
-        out = {"language": layer_dropout(self.adapter.dropout, language_layers)}
+        out = {"language": self.adapter.dropout.values(language_layers)}
         if self.adapter.vision:
-            out["vision"] = layer_dropout(self.adapter.dropout, vision_layers)
+            out["vision"] = self.adapter.dropout.values(vision_layers)
         return out
 
 

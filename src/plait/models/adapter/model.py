@@ -8,6 +8,7 @@ from transformers.modeling_outputs import CausalLMOutputWithPast
 
 from plait.models.adapter.modules import AdaptedNorm, RouterAdapter, Routing, VisualTokens
 from plait.models.components.loss import token_loss
+from plait.models.components.tied import drop_tied_aliases
 
 
 def decoder_layers(language: nn.Module) -> nn.ModuleList:
@@ -59,6 +60,7 @@ class AdapterVLM(nn.Module):
             for layer, p in zip(encoder_layers(vision), vision_dropout, strict=True):
                 adapter = RouterAdapter(vision_width, dim, groups, temperature, scale, p)
                 layer.layer_norm1 = AdaptedNorm(layer.layer_norm1, adapter, self.vision_routing)
+        drop_tied_aliases(self)  # a tied LM head: the Trainer's safetensors checkpoints refuse shared tensors
 
     @property
     def config(self):
