@@ -126,3 +126,23 @@ def test_saved_model_reloads_with_equal_logits(built, data, tmp_path):
     with torch.no_grad():
         assert torch.equal(built.model(**batch).logits, again.model(**batch).logits)
     assert isinstance(again.model, AdapterVLM) and again.info["visual_tokens"] == 2
+
+
+def test_no_token_attends_to_the_modality_token(data):
+    torch.manual_seed(0)
+    cfg = AdapterModelConfig.model_validate(tiny_model())
+    tokenizer = build_tokenizer(cfg, [t for s in data for t in (s.prompt, s.target)])
+    vision, language = build_vision(cfg), build_language(cfg, tokenizer)
+    bare = copy.deepcopy(language)
+    model = assemble(cfg, vision, language, tokenizer, 0.0).eval()
+    from plait.models.adapter.processor import AdapterProcessor
+
+    processor = AdapterProcessor(tokenizer, None, 2)
+    text_only = [s for s in data if s.media is None]
+    batch = processor.collate([processor.encode_train(s) for s in text_only])
+    batch.pop("labels")
+    with torch.no_grad():
+        with_token = model(**batch).logits[:, 1:]
+        embeds = bare.get_input_embeddings()(batch["input_ids"][:, 1:])
+        without = bare(inputs_embeds=embeds, attention_mask=batch["attention_mask"][:, 1:]).logits
+    assert torch.allclose(with_token, without, atol=1e-6)  # the rest of the sequence never sees it

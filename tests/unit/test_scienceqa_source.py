@@ -84,3 +84,12 @@ def test_unknown_split_list_names_the_field(tmp_path):
     write(tmp_path, {"1": PROBLEM}, {"train": ["1"], "test": []})
     with pytest.raises(UserError, match=r"data.source.validation: 'val' is not a list .* \(lists: train, test\)"):
         read_scienceqa(ScienceQASource(root=tmp_path))
+
+
+def test_captions_join_the_context_when_asked(tmp_path):
+    write(tmp_path, {"1": PROBLEM | {"hint": ""}}, {"train": ["1"], "val": [], "test": []})
+    (tmp_path / "captions.json").write_text(json.dumps({"captions": {"1": "A rock."}}))
+    (sample,) = read_scienceqa(ScienceQASource(root=tmp_path, use_caption=True))["train"]
+    assert "\nContext: A rock.\n" in sample.prompt
+    (plain,) = read_scienceqa(ScienceQASource(root=tmp_path))["train"]
+    assert "\nContext: N/A\n" in plain.prompt
