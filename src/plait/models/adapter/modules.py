@@ -2,6 +2,11 @@
 
 No library ships these: peft has LoRA/IA3/adapters of other shapes but no modality-routed adapter (peft 0.21
 checked), so they are written here, each small.
+
+Where plait departs from luogen1996/LaVIN on purpose: LaVIN routes from x[:, 0], which in its LLaMA blocks is the
+first token (wrong under left padding) and in its CLIP blocks, whose tensors are sequence-first, is the first
+image's tokens (every image in a batch then gets the routing of image 0, per position). Here the LM's adapters
+route from each row's modality token wherever it sits, and the encoder's from each image's own class token.
 """
 
 from __future__ import annotations
