@@ -125,6 +125,9 @@ class TrainConfig(Strict):
     """AdamW weight decay (not applied to biases and norms)."""
     adam_betas: tuple[float, float] = (0.9, 0.999)
     """AdamW betas."""
+    keep_encoded_mb: int = Field(1024, ge=0)
+    """Keep encoded training samples (token ids, pixels, features) in memory after their first use, up to this
+    many MiB, so later epochs skip tokenising and media processing (0 = encode on every access)."""
     optimizer: Literal["auto", "adamw_fused", "adamw_foreach", "adamw"] = "auto"
     """AdamW implementation (torch's): adamw_fused (one kernel for every parameter; the Trainer's default),
     adamw_foreach (batched per tensor list), adamw (a loop per tensor); auto = fused where torch has the

@@ -135,7 +135,7 @@ def train(
         model=model,
         args=training_arguments(cfg, run.checkpoints, steps, seed, progress),
         data_collator=collate,
-        train_dataset=EncodedDataset(train_samples, built.processor.encode_train),
+        train_dataset=EncodedDataset(train_samples, built.processor.encode_train, cfg.keep_encoded_mb * 2**20),
         make_optimizer=lambda wrapped: make_optimizer(wrapped, cfg),
         make_scheduler=lambda optimizer: build_scheduler(optimizer, cfg.schedule, steps, cfg.lr),
         lengths=[built.processor.length(s) for s in train_samples] if cfg.group_by_length else None,
