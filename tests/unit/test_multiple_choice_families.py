@@ -48,3 +48,37 @@ def test_a_projector_model_is_scored_by_category(method):
         assert result["unparsable"] == 0 and all(p.startswith("The answer is ") for p in predictions)
     correct = sum(c == x["answer"] for c, x in zip(chosen, result["per_sample"]))
     assert result["values"]["accuracy"] == pytest.approx(100 * correct / 6)
+
+
+def test_an_encoder_decoder_is_scored_by_likelihood_without_shifting(tmp_path):
+    """The mapper's logits line up with its labels (seq2seq): the likeliest option is the one a hand
+    computation over the same logits picks."""
+    from dataclasses import replace
+
+    from mapper_data import TINY_T5, npy_samples
+
+    from plait.evaluate.config import EvalConfig
+    from plait.models.family import BuildOptions
+    from plait.models.mapper.config import MapperModelConfig
+
+    cfg = MapperModelConfig.model_validate({"family": "mapper", "backbone": {"config": TINY_T5},
+                                            "tokenizer": {"train": {"kind": "wordlevel"}}, "dropout": 0.0})
+    choices = ["red", "blue", "green"]
+    samples = [replace(s, meta={"choices": choices, "answer": i % 3, "fields": {}})
+               for i, s in enumerate(npy_samples(tmp_path, ["The answer is A.", "The answer is B.", "The answer is C."]))]
+    torch.manual_seed(0)
+    built = get_family("mapper").build(cfg, samples, BuildOptions())
+    eval_cfg = EvalConfig(task="multiple_choice", metrics=["accuracy"], headline="accuracy",
+                          multiple_choice={"method": "likelihood"})
+    result, _ = evaluate_multiple_choice(built, samples, eval_cfg, 6, progress=False)
+    p = built.processor
+    built.model.eval()
+    for sample, row in zip(samples, result["per_sample"]):
+        scores = []
+        for letter in "ABC":
+            batch = p.collate([p.encode_train(replace(sample, target=f"The answer is {letter}."))])
+            with torch.no_grad():
+                logp = torch.log_softmax(built.model(**batch).logits, -1)
+            labels = batch["labels"]
+            scores.append(float(logp.gather(-1, labels.clamp(min=0)[..., None])[..., 0][labels != -100].sum()))
+        assert row["choice"] == max(range(3), key=scores.__getitem__)
