@@ -61,3 +61,25 @@ def test_schedule_shorthand_for_sweeps():
     assert cfg.adapter.dropout == DropoutSchedule(prob=0.2, limit=0.1, var=0.97)
     with pytest.raises(ValidationError, match="PROB:LIMIT:VAR"):
         AdapterModelConfig.model_validate(tiny_model(dropout="rising"))
+
+
+def test_layer_counts_come_from_a_cached_hub_checkpoint(tmp_path, monkeypatch):
+    import json
+
+    from huggingface_hub import constants
+
+    for name, config in (("org--lm", {"model_type": "llama", "num_hidden_layers": 5}),
+                         ("org--clip", {"model_type": "clip", "vision_config": {"num_hidden_layers": 3}})):
+        snapshot = tmp_path / f"models--{name}" / "snapshots" / "abc"
+        snapshot.mkdir(parents=True)
+        (snapshot / "config.json").write_text(json.dumps(config))
+        (tmp_path / f"models--{name}" / "refs").mkdir()
+        (tmp_path / f"models--{name}" / "refs" / "main").write_text("abc")
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))
+    raw = tiny_model(dropout="0.1:0.2:1.01") | {"vision": {"pretrained": "org/clip"},
+                                                 "language": {"pretrained": "org/lm"}, "tokenizer": {}}
+    cfg = AdapterModelConfig.model_validate(raw)
+    assert cfg.layer_dropout == {"language": [0.1, 0.101, 0.10201, 0.10303, 0.104060],
+                                 "vision": [0.1, 0.101, 0.10201]}
+    missing = AdapterModelConfig.model_validate(raw | {"language": {"pretrained": "org/absent"}})
+    assert missing.layer_dropout is None  # resolved at build time instead (the built event records it)

@@ -163,12 +163,27 @@ class AdapterModelConfig(FamilyConfig):
         return out
 
 
+def checkpoint_config(name: str) -> Path | None:
+    """config.json of a local checkpoint folder, or of a hub checkpoint already in the Hugging Face cache."""
+    local = Path(name) / "config.json"
+    if local.is_file():
+        return local
+    if Path(name).exists() or name.count("/") > 1:
+        return None
+    from huggingface_hub import try_to_load_from_cache  # no download: only what the cache holds
+
+    found = try_to_load_from_cache(name, "config.json")
+    return Path(found) if isinstance(found, str) else None
+
+
 def layer_count(component: Component, key: str) -> int | None:
     """A layer count from the component's config mapping or a local checkpoint's config.json (None if unknown)."""
     config: dict[str, Any] | None = component.config
-    if config is None and component.pretrained and (Path(component.pretrained) / "config.json").is_file():
-        config = json.loads((Path(component.pretrained) / "config.json").read_text())
-        config = config.get("vision_config", config) if config.get("model_type") == "clip" else config
+    if config is None and component.pretrained:
+        file = checkpoint_config(component.pretrained)
+        config = json.loads(file.read_text()) if file is not None else None
+        if config is not None and config.get("model_type") == "clip":
+            config = config.get("vision_config", config)
     if config is None:
         return None
     value = config.get(key, config.get("text_config", {}).get(key) if isinstance(config.get("text_config"), dict) else None)
