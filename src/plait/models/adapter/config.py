@@ -132,7 +132,8 @@ class AdapterModelConfig(FamilyConfig):
     """Text in their place when it has none."""
     layer_dropout: dict[str, list[float]] | None = None
     """Resolved per-layer adapter dropout {language: [...], vision: [...]}: written by plait when the layer counts
-    are known from the configs (or a local checkpoint's config.json); checked against `adapter.dropout` if given."""
+    are known from the configs or a checkpoint's config.json (a local folder, or the Hugging Face cache; else the
+    run's `built` event in metrics.jsonl records them); checked against `adapter.dropout` if given."""
 
     @model_validator(mode="after")
     def _resolve(self) -> "AdapterModelConfig":
