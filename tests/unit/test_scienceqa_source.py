@@ -71,13 +71,19 @@ def test_reads_the_layout_with_images_by_split_and_qid(tmp_path):
 
 
 @pytest.mark.parametrize(("problem", "says"), [
-    ({k: v for k, v in PROBLEM.items() if k != "choices"}, "problem 1 has no `choices`"),
-    (PROBLEM | {"answer": 2}, "problem 1 `answer` 2 is not an index into its 2 choices"),
+    ({k: v for k, v in PROBLEM.items() if k != "choices"}, "problem has no `choices`"),
+    (PROBLEM | {"answer": 2}, "problem `answer` 2 is not an index into its 2 choices"),
 ])
-def test_bad_problem_is_one_line_naming_file_and_qid(tmp_path, problem, says):
-    write(tmp_path, {"1": problem}, {"train": ["1"], "val": [], "test": []})
-    with pytest.raises(UserError, match=says):
-        read_scienceqa(ScienceQASource(root=tmp_path))
+def test_bad_problem_is_skipped_and_counted_by_screening(tmp_path, problem, says):
+    from plait.data.dataset import screen
+
+    write(tmp_path, {"1": problem, "2": PROBLEM}, {"train": ["1", "2", "3"], "val": [], "test": []})
+    splits = read_scienceqa(ScienceQASource(root=tmp_path))
+    kept, reports = screen(splits, lambda s: None, max_bad_fraction=0.7)
+    assert [s.id for s in kept["train"]] == ["2"]
+    assert reports["train"].skipped == {says: 1, "problem not in problems.json": 1}
+    with pytest.raises(UserError, match=r"2 of 3 samples unusable"):
+        screen(splits, lambda s: None, max_bad_fraction=0.05)
 
 
 def test_unknown_split_list_names_the_field(tmp_path):

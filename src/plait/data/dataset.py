@@ -11,6 +11,7 @@ from torch.utils.data import Dataset
 
 from plait.data.config import BuiltinSource, DataConfig, LlavaJsonSource, ManifestSource, SignsSource, TsvSource
 from plait.data.sample import Sample
+from plait.data.sources.manifest import MISSING as UNUSABLE
 from plait.data.sources.scienceqa import ScienceQASource, read_scienceqa
 from plait.errors import UserError
 
@@ -109,14 +110,15 @@ class SplitReport:
 def screen(
     splits: dict[str, list[Sample]], check: Callable[[Sample], str | None], max_bad_fraction: float
 ) -> tuple[dict[str, list[Sample]], dict[str, SplitReport]]:
-    """Drop samples `check` rejects, counting reasons; refuse a split whose bad share passes the threshold."""
+    """Drop samples `check` rejects (or their source marked unusable), counting reasons; refuse a split whose bad
+    share passes the threshold."""
     kept_splits, reports = {}, {}
     for name, samples in splits.items():
         reasons: Counter[str] = Counter()
         report = SplitReport(total=len(samples))
         kept = []
         for sample in samples:
-            reason = check(sample)
+            reason = sample.meta.get(UNUSABLE) or check(sample)
             if reason is None:
                 kept.append(sample)
                 continue

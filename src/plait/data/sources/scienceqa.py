@@ -15,6 +15,7 @@ from pydantic import Field, field_validator, model_validator
 from plait.core.strict import Strict
 from plait.core.fields import FilePath
 from plait.data.sample import Sample
+from plait.data.sources.manifest import MISSING as UNUSABLE
 from plait.errors import UserError
 
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -168,11 +169,10 @@ def read_scienceqa(source: ScienceQASource) -> dict[str, list[Sample]]:
         for qid in pid_splits[name]:
             qid = str(qid)
             problem = problems.get(qid)
-            if problem is None:
-                raise UserError(f"{root / 'pid_splits.json'}: {name} lists {qid}, which problems.json does not hold")
-            error = _problem_error(root, qid, problem, source.max_choices)
-            if error:
-                raise UserError(f"{root / 'problems.json'}: problem {qid} {error}")
+            error = "not in problems.json" if problem is None else _problem_error(root, qid, problem, source.max_choices)
+            if error:  # skipped and counted by screening (data.max_bad_fraction), as a bad manifest row is
+                samples.append(Sample(id=qid, prompt="", target="", meta={UNUSABLE: f"problem {error}"}))
+                continue
             if source.images_only and not problem.get("image"):
                 continue
             samples.append(to_sample(root, qid, problem, source.prompt_format, captions.get(qid, "")))
