@@ -23,8 +23,12 @@ VARIANTS = [EXAMPLES / f"lavin-7b-{v}.yaml" for v in ("cyclic", "step", "exponen
 SWEEP = EXAMPLES / "sweeps" / "lavin-study.yaml"
 
 
-def test_examples_validate_with_the_recipe():
-    assert main(["validate", "--quiet", str(BASE), *map(str, VARIANTS)]) == 0
+def test_examples_validate_with_the_recipe(stand_ins, capsys):
+    overrides, _ = stand_ins
+    assert main(["validate", "--quiet", str(BASE), *map(str, VARIANTS), *(a for o in overrides for a in ("--set", o))]) == 0
+    assert main(["validate", "--quiet", str(BASE)]) == 2  # as shipped: only the user's ScienceQA folder is missing
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines and all("data.source.root" in line and "does not exist" in line for line in lines)
     exp = load_experiment(BASE)
     assert exp.train.lr == pytest.approx(9e-3 * 2 * 4 * 4 / 256) and exp.train.adam_betas == (0.9, 0.95)
     assert (exp.model.adapter.dim, exp.model.adapter.temperature, exp.model.vision.every) == (8, 10.0, 4)
@@ -67,7 +71,7 @@ def test_examples_dry_run_with_tiny_stand_ins(stand_ins, example):
     assert main(args + [a for o in overrides for a in ("--set", o)]) == 0
     (run,) = [r for r in find_runs([folder / "runs"]) if r.path.parent.name == example.stem]
     status = run.status()
-    assert status["state"] == "finished" and status["dry_run"] and status["step"] == 3
+    assert status.state == "finished" and status.dry_run and status.step == 3
     config = yaml.safe_load(run.config.read_text())
     expected = [0.1, 0.1] if example == BASE else [0.2, 0.194]  # the stand-ins have 2 LM and 2 CLIP layers
     assert config["model"]["layer_dropout"] == {"language": expected, "vision": expected}

@@ -37,5 +37,5 @@ def test_killed_and_resumed_equals_uninterrupted(tmp_path):
     assert ours.keys() == theirs.keys() and any(k.startswith("adapter.safetensors") for k in ours)
     assert [k for k in ours if not torch.equal(ours[k], theirs[k])] == []
     assert train_losses(run) == train_losses(reference)
-    assert run.status()["state"] == "finished" and run.status()["step"] == 8
+    assert run.status().state == "finished" and run.status().step == 8
     assert run.eval_result("test")["categories"] == reference.eval_result("test")["categories"]
