@@ -8,7 +8,7 @@ import torch
 from pydantic import ValidationError
 
 from plait.config.schema import Experiment
-from plait.data.sources.scienceqa import ScienceQASource, read_scienceqa
+from plait.data.sources.scienceqa import read_scienceqa
 from plait.evaluate.multiple_choice import evaluate_multiple_choice
 from plait.models.registry import capabilities, get_family
 from tests.tiny import tiny

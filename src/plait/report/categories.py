@@ -66,7 +66,8 @@ def category_markdown(frame: pd.DataFrame, columns: list[str]) -> str:
     for column in columns:
         values = [None if pd.isna(v) else float(v) for v in frame[column]]
         best = best_index(values, lambda v: v, False)
-        text[column] = ["" if v is None else (f"**{v:.2f}**" if i == best else f"{v:.2f}") for i, v in enumerate(values)]
+        text[column] = ["" if v is None else (f"**{v:.2f}**" if i == best else f"{v:.2f}")
+                        for i, v in enumerate(values)]
     return text.to_markdown(index=False, disable_numparse=True) + "\n"
 
 

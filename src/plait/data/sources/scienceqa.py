@@ -169,7 +169,8 @@ def read_scienceqa(source: ScienceQASource) -> dict[str, list[Sample]]:
         for qid in pid_splits[name]:
             qid = str(qid)
             problem = problems.get(qid)
-            error = "not in problems.json" if problem is None else _problem_error(root, qid, problem, source.max_choices)
+            error = ("not in problems.json" if problem is None
+                     else _problem_error(root, qid, problem, source.max_choices))
             if error:  # skipped and counted by screening (data.max_bad_fraction), as a bad manifest row is
                 samples.append(Sample(id=qid, prompt="", target="", meta={UNUSABLE: f"problem {error}"}))
                 continue

@@ -73,7 +73,8 @@ def assemble(cfg: AdapterModelConfig, vision: torch.nn.Module, language: torch.n
     per_layer = 2 if a.where == "block" else 1
     expected = (n_lm * per_layer * adapter_size(lm_width, a.dim, a.groups)
                 + (n_vision * adapter_size(v_width, a.dim, a.groups) if a.vision else 0)
-                + 2 * lm_width + (v_width * cfg.vision.hidden + cfg.vision.hidden) + (cfg.vision.hidden * lm_width + lm_width))
+                + 2 * lm_width  # the modality embedding
+                + (v_width * cfg.vision.hidden + cfg.vision.hidden) + (cfg.vision.hidden * lm_width + lm_width))
     got = count_parameters(model)["trainable"]
     if got != expected:
         raise RuntimeError(f"the adapters made {got} parameters trainable, expected {expected}")
@@ -128,7 +129,8 @@ def save(built: Built, cfg: AdapterModelConfig, folder: Path) -> None:
                   str(folder / "model.safetensors"))
     built.processor.save(folder)
     meta = {"family": "adapter", "model": cfg.model_dump(mode="json"), "bases": bases,
-            "num_visual_tokens": built.processor.num_visual_tokens, "adapter_dropout": built.info.get("adapter_dropout")}
+            "num_visual_tokens": built.processor.num_visual_tokens,
+            "adapter_dropout": built.info.get("adapter_dropout")}
     (folder / "plait_model.json").write_text(json.dumps(meta, indent=2))
 
 
@@ -136,7 +138,7 @@ def load(folder: Path, cfg: AdapterModelConfig | None = None, quantize: bool = T
          label_smoothing: float = 0.0) -> Built:
     """Rebuild `save`'s model offline (`cfg`, for init_from, must describe the same model)."""
     meta = json.loads((folder / "plait_model.json").read_text())
-    saved = AdapterModelConfig.model_validate(meta["model"])  # init_from's cfg was checked against it (differences_from)
+    saved = AdapterModelConfig.model_validate(meta["model"])  # init_from's cfg: checked by differences_from
     tokenizer = AutoTokenizer.from_pretrained(folder)
     vision = build_vision(saved) if saved.vision.pretrained else _vision_from(folder / "vision")
     if saved.language.pretrained:

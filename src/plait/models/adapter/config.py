@@ -187,5 +187,6 @@ def layer_count(component: Component, key: str) -> int | None:
             config = config.get("vision_config", config)
     if config is None:
         return None
-    value = config.get(key, config.get("text_config", {}).get(key) if isinstance(config.get("text_config"), dict) else None)
+    text = config.get("text_config")
+    value = config.get(key, text.get(key) if isinstance(text, dict) else None)
     return int(value) if isinstance(value, int) else None

@@ -16,7 +16,8 @@ def decoder_layers(language: nn.Module) -> nn.ModuleList:
     inner = getattr(language, "model", None)
     layers = getattr(inner, "layers", None)
     if not isinstance(layers, nn.ModuleList) or not hasattr(layers[0], "input_layernorm"):
-        raise ValueError(f"{type(language).__name__} has no Llama-like decoder layers (model.layers[i].input_layernorm)")
+        raise ValueError(f"{type(language).__name__} has no Llama-like decoder layers "
+                         "(model.layers[i].input_layernorm)")
     return layers
 
 
@@ -102,7 +103,8 @@ class AdapterVLM(nn.Module):
         if pixel_values is not None and bool(has_image.any()):
             feats = self.visual_tokens(pixel_values).to(embeds.dtype)
             if feats.shape[0] * feats.shape[1] != int(is_image.sum()):
-                raise ValueError(f"{int(is_image.sum())} image tokens but {feats.shape[0]}x{feats.shape[1]} visual tokens")
+                raise ValueError(f"{int(is_image.sum())} image tokens but "
+                                 f"{feats.shape[0]}x{feats.shape[1]} visual tokens")
             embeds = embeds.masked_scatter(is_image[..., None].expand_as(embeds), feats)
         # No token attends to the modality token (LaVIN masks it out of attention); positions skip it, as
         # generate() derives them from this mask, so training and generation place every token alike.
