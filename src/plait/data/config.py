@@ -8,6 +8,7 @@ from pydantic import Field, model_validator
 
 from plait.core.strict import Strict
 from plait.core.fields import FilePath
+from plait.data.sources.scienceqa import ScienceQASource
 
 
 class BuiltinSource(Strict):
@@ -109,7 +110,8 @@ class SignsSource(Strict):
         return self
 
 
-Source = Annotated[Union[BuiltinSource, ManifestSource, LlavaJsonSource, TsvSource, SignsSource], Field(discriminator="kind")]
+Source = Annotated[Union[BuiltinSource, ManifestSource, LlavaJsonSource, TsvSource, SignsSource,
+                        ScienceQASource], Field(discriminator="kind")]
 
 
 class NormalizeTargets(Strict):

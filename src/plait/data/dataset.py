@@ -12,6 +12,7 @@ from torch.utils.data import Dataset
 from plait.data.config import BuiltinSource, DataConfig, LlavaJsonSource, ManifestSource, SignsSource, TsvSource
 from plait.data.sample import Sample
 from plait.data.sources.manifest import MISSING as UNUSABLE
+from plait.data.sources.scienceqa import ScienceQASource, read_scienceqa
 from plait.errors import UserError
 
 SPLITS = ("train", "validation", "test")
@@ -74,6 +75,7 @@ LOADERS: dict[type, Callable[[Any, str], dict[str, list[Sample]]]] = {
     LlavaJsonSource: _llava,
     TsvSource: _tsv,
     SignsSource: _signs,
+    ScienceQASource: lambda source, image_token: read_scienceqa(source),
 }
 
 

@@ -31,11 +31,12 @@ def write_eval(
     coverage: dict[str, Any],
 ) -> dict[str, Any]:
     """Write the split's metrics (with coverage) and its predictions atomically; return the record."""
-    extra = {k: v for k, v in result.items() if k != "values"}
+    extra = {k: v for k, v in result.items() if k not in ("values", "per_sample")}
     record = {"split": split, "metrics": result["values"], **extra, "coverage": coverage, "written": now()}
+    per_sample = result.get("per_sample") or [{}] * len(samples)  # e.g. the option each answer chose
     lines = [
-        {"id": s.id, "prompt": s.prompt, "prediction": p, "reference": s.target}
-        for s, p in zip(samples, predictions, strict=True)
+        {"id": s.id, "prompt": s.prompt, "prediction": p, "reference": s.target, **x}
+        for s, p, x in zip(samples, predictions, per_sample, strict=True)
     ]
     import json
 

@@ -54,3 +54,8 @@ register_task(EvalTask(
     "generate", ("exact_match", "bleu", "chrf", "ter"), ("exact_match", "bleu", "chrf"),
     "plait.evaluate.evaluate:evaluate_samples",
     "generate from each prompt and compare with the target: exact match; BLEU, chrF, TER (sacrebleu)"))
+register_task(EvalTask(
+    "multiple_choice", ("accuracy", "unparsable"), ("accuracy",),
+    "plait.evaluate.multiple_choice:evaluate_multiple_choice",
+    "the option a generation names (pattern, LaVIN's by default) or the likeliest one: accuracy overall and per "
+    "category (ScienceQA's NAT ... Average by default), unparsable answers counted wrong"))
