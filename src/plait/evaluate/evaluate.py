@@ -28,12 +28,13 @@ def evaluate_samples(
 
 def write_eval(
     run: RunDir, split: str, samples: list[Sample], predictions: list[str], result: dict[str, Any],
-    coverage: dict[str, Any],
+    coverage: dict[str, Any], extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Write the split's metrics (with coverage) and its predictions atomically; return the record."""
+    """Write the split's metrics (with coverage, and `extra` facts about the model) and its predictions
+    atomically; return the record."""
     record = {"split": split, "metrics": result["values"], "signatures": result["signatures"],
               "generation": result["generation"], "coverage": coverage, "seconds": result["seconds"],
-              "written": now()}
+              **(extra or {}), "written": now()}
     lines = [
         {"id": s.id, "prompt": s.prompt, "prediction": p, "reference": s.target}
         for s, p in zip(samples, predictions, strict=True)

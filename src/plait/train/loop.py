@@ -20,11 +20,13 @@ from plait.models.family import Built
 from plait.runs.rundir import RunDir
 from plait.train.callbacks import CheckpointFinisher, Evaluator, RunRecorder
 from plait.train.config import TrainConfig
+from plait.train.distill.hook import Distiller
 from plait.train.distributed import distributed_arguments
 from plait.train.preempt import Preemption
 from plait.train.resume import ResumeState
 from plait.train.trainer import PlaitTrainer
 from plait.train.schedules import build_scheduler
+from plait.train.sparsity.callback import Sparsifier
 
 
 @dataclass
@@ -125,6 +127,8 @@ def train(
         check_padding_free(model)
         collate = FlatteningCollator(collate)
     length = getattr(built.processor, "length", None)
+    sparsifier = Sparsifier.for_run(cfg.sparsity, model, steps, run, resume_from, stage) if cfg.sparsity else None
+    distiller = Distiller.build(cfg.distill, model, built.processor.tokenizer, steps) if cfg.distill else None
     trainer = PlaitTrainer(
         model=model,
         args=training_arguments(cfg, run.checkpoints, steps, seed, progress),
@@ -133,8 +137,9 @@ def train(
         make_optimizer=lambda wrapped: make_optimizer(wrapped, cfg),
         make_scheduler=lambda optimizer: build_scheduler(optimizer, cfg.schedule, steps, cfg.lr),
         lengths=[length(s) for s in train_samples] if cfg.group_by_length and length else None,
-        # resume_state writes into checkpoint-N, so it runs before the finisher marks it complete
-        callbacks=[RunRecorder(run, stage), evaluator, preemption, resume_state, finisher],
+        distiller=distiller,
+        # resume_state and the sparsifier write into checkpoint-N, so they run before the finisher marks it complete
+        callbacks=[RunRecorder(run, stage), evaluator, preemption, resume_state, *filter(None, [sparsifier]), finisher],
     )
     resume_state.bind(trainer)
     fill_feature_cache(built, train_samples, run if trainer.is_world_process_zero() else None)

@@ -10,9 +10,10 @@ from typing import Any
 import torch
 from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 
+from plait.errors import UserError
 from plait.runs.rundir import RunDir
 from plait.train.sparsity.config import SparsityConfig, drop_fraction_at, is_update_step
-from plait.train.sparsity.masks import MASK_FILE, MaskSet, covered_parameters, keep_counts, measure
+from plait.train.sparsity.masks import MASK_FILE, MaskSet, covered_parameters, keep_counts, report
 from plait.train.sparsity.rigl import apply_update, drop_and_grow
 
 
@@ -40,6 +41,18 @@ class Sparsifier(TrainerCallback):
         self.dense: dict[str, torch.Tensor] | None = None
         """Dense gradients summed over the micro-batches of an update step (None between updates)."""
         self.hooks: list[Any] = []
+
+    @classmethod
+    def for_run(cls, cfg: SparsityConfig, model: torch.nn.Module, steps: int, run: RunDir,
+                resume_from: Path | None, stage: str | None) -> "Sparsifier":
+        """The sparsifier of one training run; rank 0 records the measured sparsity in `run`."""
+        if stage is not None:
+            raise UserError("train.sparsity: not supported with stages yet (each stage changes which weights "
+                            "train, and so which ones a mask covers); train in one stage")
+        try:
+            return cls(cfg, model, steps, run, resume_from)
+        except ValueError as err:
+            raise UserError(str(err)) from None
 
     def start(self) -> None:
         """Masks from the checkpoint being resumed, else by magnitude; applied, and gradient hooks installed."""
@@ -102,15 +115,14 @@ class Sparsifier(TrainerCallback):
 
     def record(self, step: int, kind: str, extra: dict[str, Any]) -> None:
         """Log the measured sparsity (rank 0) to metrics.jsonl and status.json."""
-        if self.run is None:
+        if self.run is None or (_distributed() and torch.distributed.get_rank() != 0):
             return
         values = self.measured()
         self.run.log({"step": step, "split": "event", "event": "sparsity", "update": kind, **extra, **values})
         self.run.update_status(sparsity=values)
 
     def measured(self) -> dict[str, Any]:
-        values = measure(self.model, list(self.params))
-        return {"target": self.cfg.target, "method": self.cfg.method, "distribution": self.cfg.distribution, **values}
+        return report(self.model, self.cfg, list(self.params))
 
     def on_save(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any) -> None:
         folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"

@@ -10,6 +10,8 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from plait.train.sparsity.config import SparsityConfig
+
 MASK_FILE = "sparsity_masks.safetensors"
 """Written into each checkpoint: the masks, so a resumed run continues the same pattern."""
 
@@ -137,3 +139,10 @@ def measure(model: nn.Module, covered: list[str]) -> dict[str, object]:
             modules[name] = round(z / n, 6)
     return {"overall": round(zeros / max(total, 1), 6), "covered": round(covered_zeros / max(covered_total, 1), 6),
             "parameters": total, "covered_parameters": covered_total, "modules": modules}
+
+
+def report(model: nn.Module, cfg: SparsityConfig, covered: list[str] | None = None) -> dict[str, object]:
+    """What a run records about its sparsity: the config's target beside the measured shares."""
+    if covered is None:
+        covered = list(covered_parameters(model, cfg.include, cfg.exclude, cfg.embeddings, cfg.norms))
+    return {"target": cfg.target, "method": cfg.method, "distribution": cfg.distribution, **measure(model, covered)}
