@@ -33,6 +33,8 @@ class RunRecord:
     """eval/<split>.json: split -> metric -> value."""
     events: list[dict[str, Any]]
     """metrics.jsonl."""
+    sparsity: float | None = None
+    """Measured share of zero weights over the whole model (status.json, runs with train.sparsity)."""
 
     @property
     def seed(self) -> Any:
@@ -71,6 +73,7 @@ def read_run(run: RunDir) -> RunRecord:
         state=str(status.get("state", "unknown")), step=int(status.get("step", 0) or 0),
         epoch=float(status.get("epoch", 0.0) or 0.0), tags=dict(status.get("tags") or {}),
         metrics=metrics, events=atomic.read_jsonl(run.metrics),
+        sparsity=(status.get("sparsity") or {}).get("overall"),
     )
 
 

@@ -122,7 +122,11 @@ class Sparsifier(TrainerCallback):
         self.run.update_status(sparsity=values)
 
     def measured(self) -> dict[str, Any]:
-        return report(self.model, self.cfg, list(self.params))
+        """The measured shares, and `masked`: the share outside the masks (regrown weights are active but zero
+        until their first step, so right after an update `covered` is above it)."""
+        active = sum(int(m.sum()) for m in self.masks.masks.values())
+        total = sum(p.numel() for p in self.params.values())
+        return {**report(self.model, self.cfg, list(self.params)), "masked": round(1 - active / total, 6)}
 
     def on_save(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any) -> None:
         folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"

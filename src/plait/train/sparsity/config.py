@@ -58,5 +58,6 @@ def drop_fraction_at(step: int, steps: int, cfg: SparsityConfig) -> float:
 
 
 def is_update_step(step: int, steps: int, cfg: SparsityConfig) -> bool:
-    """A RigL update happens after optimizer step `step` (1-based): every update_every, up to stop_at."""
-    return cfg.method == "rigl" and step % cfg.update_every == 0 and step <= cfg.stop_at * steps
+    """A RigL update happens after optimizer step `step` (1-based): every update_every, before stop_at (where the
+    drop fraction reaches 0)."""
+    return cfg.method == "rigl" and step % cfg.update_every == 0 and step < cfg.stop_at * steps
