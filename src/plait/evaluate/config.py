@@ -6,9 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from plait.config.base import Strict
-
-Metric = Literal["exact_match", "bleu", "chrf", "ter"]
+from plait.core.strict import Strict
 
 
 class EvalConfig(Strict):
@@ -16,10 +14,14 @@ class EvalConfig(Strict):
 
     splits: list[Literal["validation", "test"]] = ["test"]
     """Splits evaluated after training."""
-    metrics: list[Metric] = ["exact_match", "bleu", "chrf"]
-    """Metrics; bleu, chrf and ter come from sacrebleu with their signatures."""
-    headline: Metric = "exact_match"
-    """The metric `plait ls` shows and sweeps default to."""
+    task: str | None = None
+    """Evaluation task (generate, classify, perplexity, multiple_choice: what the family supports);
+    None = the family's default (its first)."""
+    metrics: list[str] | None = None
+    """Metrics the task computes (generate: exact_match, bleu, chrf, ter; bleu, chrf and ter come from sacrebleu
+    with their signatures); None = the task's defaults."""
+    headline: str | None = None
+    """The metric `plait ls` shows and sweeps default to; None = the first of `metrics`."""
     max_new_tokens: int | None = Field(None, ge=1)
     """Generation length; None = the longest training target (in tokens) plus 25%."""
     num_beams: int = Field(1, ge=1)

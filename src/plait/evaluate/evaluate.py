@@ -16,7 +16,7 @@ from plait.runs.rundir import RunDir, now
 def evaluate_samples(
     built: Any, samples: list[Sample], cfg: EvalConfig, max_new_tokens: int, progress: bool = True
 ) -> tuple[dict[str, Any], list[str]]:
-    """Metrics and predictions for `samples`."""
+    """The `generate` task: metrics and predictions for `samples`."""
     start = time.perf_counter()
     predictions = generate(built.model, built.processor, samples, max_new_tokens, cfg.num_beams,
                            cfg.batch_size, progress=progress)
@@ -28,13 +28,11 @@ def evaluate_samples(
 
 def write_eval(
     run: RunDir, split: str, samples: list[Sample], predictions: list[str], result: dict[str, Any],
-    coverage: dict[str, Any], extra: dict[str, Any] | None = None,
+    coverage: dict[str, Any],
 ) -> dict[str, Any]:
-    """Write the split's metrics (with coverage, and `extra` facts about the model) and its predictions
-    atomically; return the record."""
-    record = {"split": split, "metrics": result["values"], "signatures": result["signatures"],
-              "generation": result["generation"], "coverage": coverage, "seconds": result["seconds"],
-              **(extra or {}), "written": now()}
+    """Write the split's metrics (with coverage) and its predictions atomically; return the record."""
+    extra = {k: v for k, v in result.items() if k != "values"}
+    record = {"split": split, "metrics": result["values"], **extra, "coverage": coverage, "written": now()}
     lines = [
         {"id": s.id, "prompt": s.prompt, "prediction": p, "reference": s.target}
         for s, p in zip(samples, predictions, strict=True)

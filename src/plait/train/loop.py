@@ -17,6 +17,7 @@ from plait.data.dataset import EncodedDataset
 from plait.data.packing import FlatteningCollator, check_padding_free
 from plait.data.sample import Sample
 from plait.models.family import Built
+from plait.runs.ranks import world_size
 from plait.runs.rundir import RunDir
 from plait.train.callbacks import CheckpointFinisher, Evaluator, RunRecorder
 from plait.train.config import TrainConfig
@@ -39,10 +40,6 @@ class TrainResult:
     stopped_early: bool
     preempted: bool = False
     """Stopped by a pre-emption signal after writing a complete checkpoint at `steps`."""
-
-
-def world_size() -> int:
-    return int(os.environ.get("WORLD_SIZE", "1"))
 
 
 def total_steps(cfg: TrainConfig, num_samples: int) -> int:
@@ -126,7 +123,6 @@ def train(
     if cfg.padding_free:
         check_padding_free(model)
         collate = FlatteningCollator(collate)
-    length = getattr(built.processor, "length", None)
     sparsifier = Sparsifier.for_run(cfg.sparsity, model, steps, run, resume_from, stage) if cfg.sparsity else None
     distiller = Distiller.build(cfg.distill, model, built.processor.tokenizer, steps) if cfg.distill else None
     trainer = PlaitTrainer(
@@ -136,7 +132,7 @@ def train(
         train_dataset=EncodedDataset(train_samples, built.processor.encode_train),
         make_optimizer=lambda wrapped: make_optimizer(wrapped, cfg),
         make_scheduler=lambda optimizer: build_scheduler(optimizer, cfg.schedule, steps, cfg.lr),
-        lengths=[length(s) for s in train_samples] if cfg.group_by_length and length else None,
+        lengths=[built.processor.length(s) for s in train_samples] if cfg.group_by_length else None,
         distiller=distiller,
         # resume_state and the sparsifier write into checkpoint-N, so they run before the finisher marks it complete
         callbacks=[RunRecorder(run, stage), evaluator, preemption, resume_state, *filter(None, [sparsifier]), finisher],
@@ -159,11 +155,10 @@ def train(
 def fill_feature_cache(built: Built, train_samples: list[Sample], run: RunDir | None) -> None:
     """Encode the training inputs missing from the frozen-encoder cache, batched, on the training device;
     log what it did to `run` (None: do not log)."""
-    prepare = getattr(built.processor, "prepare_training", None)
-    if prepare is None or getattr(built.processor, "features", None) is None:
+    if built.processor.features is None:
         return
     start = time.perf_counter()
-    computed = prepare(train_samples)
+    computed = built.processor.prepare_training(train_samples)
     if run is not None:
         run.log({"step": 0, "split": "event", "event": "feature_cache", "computed": computed,
                  "seconds": round(time.perf_counter() - start, 2), "folder": str(built.processor.features.folder)})
