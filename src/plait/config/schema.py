@@ -50,7 +50,7 @@ class Experiment(Strict):
     tags: dict[str, str] = {}
     """Free-form labels recorded with each run (sweep and trial are set by plait sweep)."""
     model: FamilyConfig
-    """The model family and its parts (`family` chooses: see `plait validate --families`)."""
+    """The model family and its parts (`family` chooses one of the registered families: `plait --help` lists them)."""
     data: DataConfig = DataConfig()
     """The data."""
     train: TrainConfig = TrainConfig()
