@@ -118,3 +118,27 @@ def test_rigl_run_sigkilled_after_an_update_resumes_bit_exact(tmp_path):
     run_cli(str(exp), "--resume", str(control.path))
     ours, theirs = final_weights(control), final_weights(uninterrupted)
     assert any(not torch.equal(ours[k], theirs[k]) for k in ours), where
+
+
+def test_a_family_from_the_test_folder_trains_sparse_with_rigl(tmp_path):
+    """Nothing in train.sparsity knows the family: the toy family of tests/toy_family.py (a plain MLP) works."""
+    import yaml
+    from toy_family import SPEC
+
+    from plait.models import registry
+    from tests.integration.test_toy_family import EXPERIMENT
+
+    registry.register(SPEC)
+    try:
+        exp = {**EXPERIMENT, "output_dir": str(tmp_path / "runs"),
+               "train": {**EXPERIMENT["train"], "max_steps": 20, "sparsity": {**RIGL, "update_every": 5}}}
+        (tmp_path / "toy.yaml").write_text(yaml.safe_dump(exp))
+        assert main(["run", str(tmp_path / "toy.yaml"), "--no-progress"]) == 0
+    finally:
+        registry.unregister("toy")
+    (run,) = find_runs([tmp_path / "runs"])
+    events = sparsity_events(run)
+    assert [e["step"] for e in events] == [0, 5, 10, 15]
+    covered = events[0]["covered_parameters"]
+    assert all(e["masked"] == round(1 - round(0.2 * covered) / covered, 6) for e in events)
+    assert run.eval_result("test")["sparsity"]["covered"] == pytest.approx(events[0]["masked"], abs=1e-6)
