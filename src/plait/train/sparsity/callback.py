@@ -95,17 +95,19 @@ class Sparsifier(TrainerCallback):
     @torch.no_grad()
     def update(self, step: int) -> None:
         """One RigL update after optimizer step `step`."""
-        if _distributed():  # each rank saw its own shard's gradient; rank 0's result is broadcast anyway
-            for grad in self.dense.values():
+        # a weight no gradient reached (on this rank) scores zero; every rank reduces the same tensors in order
+        scores = {n: self.dense[n] if n in self.dense else torch.zeros_like(p) for n, p in self.params.items()}
+        if _distributed():  # each rank saw its own shard's gradient; rank 0's masks are broadcast anyway
+            for grad in scores.values():
                 torch.distributed.all_reduce(grad)
         fraction = drop_fraction_at(step, self.steps, self.cfg)
         moved = 0
         for name, param in self.params.items():
             n = round(fraction * self.counts[name])
-            score = self.dense.get(name)
-            if score is None:  # no gradient reached it this step: nothing to rank regrowth by
+            score = scores[name].abs()
+            if not score.any():  # no gradient reached it: nothing to rank regrowth by
                 continue
-            update = drop_and_grow(param, self.masks.masks[name], score.abs(), n)
+            update = drop_and_grow(param, self.masks.masks[name], score, n)
             state = self.optimizer.state.get(param) if self.optimizer is not None else None
             apply_update(param, update, state)
             self.masks.masks[name] = update.mask
