@@ -60,6 +60,14 @@ def test_positions_for_masked_lm_seq2seq_and_classification():
     cls_logits = torch.tensor([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
     rows, n = target_positions(cls_logits, torch.tensor([1, -100, 0]), 0)
     assert n == 2 and rows.tolist() == [[1.0, 2.0], [5.0, 6.0]]
+    # a classification head's soft loss is its batch's mean, as transformers' hard loss is, whatever the count
+    hard = torch.tensor(0.5)
+    teacher = torch.zeros(3, 2)
+    got = mixed_loss(hard, cls_logits, teacher, torch.tensor([1, -100, 0]), 0, 1.0, 0.5, "kl", torch.tensor(99))
+    soft = soft_loss(cls_logits[[0, 2]], teacher[[0, 2]], 1.0, "kl")
+    assert got.item() == pytest.approx(0.25 + 0.5 * soft.item() / 2, rel=1e-6)
+    with pytest.raises(ValueError, match="multi-label and regression heads are not supported"):
+        target_positions(torch.randn(3, 1), torch.tensor([0.5, 0.1, 0.2]), 0)
 
 
 def test_kd_factor_zero_is_the_hard_loss_and_one_is_the_soft_loss():

@@ -10,7 +10,10 @@ def target_positions(logits: torch.Tensor, labels: torch.Tensor, shift: int) -> 
     """(logits at the target positions as rows, how many): labels != -100, with logits[:, t] scoring
     labels[:, t + shift] (1 for causal LMs, 0 for masked LMs, seq2seq decoders and classification heads)."""
     if logits.ndim == 2:  # classification head: one distribution per example
-        keep = labels.reshape(-1) != -100
+        if labels.ndim != 1 or logits.shape[-1] < 2:
+            raise ValueError("train.distill: a classification head is distilled over one class per example; "
+                             "multi-label and regression heads are not supported")
+        keep = labels.to(logits.device) != -100
         return logits[keep], keep.sum()
     if shift:
         logits, labels = logits[:, :-shift], labels[:, shift:]
@@ -32,7 +35,10 @@ def soft_loss(student: torch.Tensor, teacher: torch.Tensor, temperature: float, 
 def mixed_loss(hard: torch.Tensor, student: torch.Tensor, teacher: torch.Tensor, labels: torch.Tensor, shift: int,
                temperature: float, kd_factor: float, kind: str, count: torch.Tensor | int | None) -> torch.Tensor:
     """(1 - kd_factor) x hard + kd_factor x soft / count: `count` is the hard loss's divisor (the target tokens
-    of the global batch, as the Trainer counts them), or None for this batch's own positions."""
+    of the global batch, as the Trainer counts them), or None for this batch's own positions. A classification
+    head's hard loss (transformers') is its batch's mean whatever the Trainer counts, so its soft loss is too."""
+    if student.ndim == 2:
+        count = None
     rows, local = target_positions(student, labels, shift)
     teacher_rows, _ = target_positions(teacher, labels, shift)
     vocab = min(rows.shape[-1], teacher_rows.shape[-1])  # checked in teacher.py: both cover the tokenizer
