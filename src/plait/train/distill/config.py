@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import field_validator
 
 from plait.core.strict import Strict
 
@@ -54,10 +54,16 @@ class DistillConfig(Strict):
     loss: Literal["kl", "soft_ce"] = "kl"
     """Soft loss: KL divergence, or soft cross-entropy (KL plus the teacher's entropy: same gradients)."""
 
-    @model_validator(mode="after")
-    def _ranges(self) -> "DistillConfig":
-        if any(t <= 0 for t in _ends(self.temperature)):
-            raise ValueError(f"temperature must be > 0, got {self.temperature!r}")
-        if any(not 0.0 <= k <= 1.0 for k in _ends(self.kd_factor)):
-            raise ValueError(f"kd_factor must be in [0, 1], got {self.kd_factor!r}")
-        return self
+    @field_validator("temperature")
+    @classmethod
+    def _positive(cls, value: Value) -> Value:
+        if any(t <= 0 for t in _ends(value)):
+            raise ValueError("must be > 0 (start and end too, when it changes linearly)")
+        return value
+
+    @field_validator("kd_factor")
+    @classmethod
+    def _share(cls, value: Value) -> Value:
+        if any(not 0.0 <= k <= 1.0 for k in _ends(value)):
+            raise ValueError("must be in [0, 1] (start and end too, when it changes linearly)")
+        return value
