@@ -47,4 +47,4 @@ def test_rigl_and_distillation_with_two_ranks_follow_one_process(tmp_path):
         ours = load_file(ddp_run.checkpoints / f"step-{step}" / MASK_FILE)
         theirs = load_file(single_run.checkpoints / f"step-{step}" / MASK_FILE)
         assert ours.keys() == theirs.keys() and all(torch.equal(ours[k], theirs[k]) for k in ours), step
-    assert ddp_run.status()["sparsity"]["covered"] == pytest.approx(single_run.status()["sparsity"]["covered"])
+    assert ddp_run.status().sparsity["covered"] == pytest.approx(single_run.status().sparsity["covered"])

@@ -64,7 +64,7 @@ def test_checkpoints_hold_the_masks_and_the_weights_are_zero_outside_them(rigl_r
 
 def test_measured_sparsity_is_in_status_eval_and_summarize(rigl_run, tmp_path):
     status = rigl_run.status()
-    measured = status["sparsity"]
+    measured = status.sparsity
     assert measured["target"] == 0.8 and measured["method"] == "rigl"
     # after the last step every regrown weight has moved: the measured share is the masks' share
     assert measured["covered"] == pytest.approx(1 - round(0.2 * measured["covered_parameters"])
@@ -85,7 +85,7 @@ def test_mapper_family_static_sparsity(tmp_path, monkeypatch):
                          eval={"metrics": ["chrf"], "headline": "chrf"})
     assert main(["run", str(exp), "--no-progress"]) == 0
     run = RunDir(only_run(tmp_path / "runs"))
-    measured = run.status()["sparsity"]
+    measured = run.status().sparsity
     assert measured["method"] == "static" and measured["modules"]
     assert all(name.startswith(("mapper.", "backbone.")) for name in measured["modules"])
     assert all(abs(share - 0.5) < 0.01 for share in measured["modules"].values())
@@ -112,7 +112,7 @@ def test_rigl_run_sigkilled_after_an_update_resumes_bit_exact(tmp_path):
     run_cli(str(exp), "--resume", str(run.path))
     assert_identical(run, uninterrupted, where)
     assert sparsity_events(run) == sparsity_events(uninterrupted)
-    assert run.status()["step"] == STEPS_PER_EPOCH * 2
+    assert run.status().step == STEPS_PER_EPOCH * 2
     # negative control: without the saved masks the resumed run re-derives them by magnitude and differs
     (control.checkpoints / f"step-{step - 1}" / MASK_FILE).unlink()
     run_cli(str(exp), "--resume", str(control.path))

@@ -51,7 +51,7 @@ def test_text_family_trains_sparse_and_distilled(tmp_path, causal):
     for name, spec in (("from-run", str(teacher.path)), ("from-folder", str(plain_folder))):
         student = run(tmp_path, name, causal, sparsity=sparsity,
                       distill={"teacher": spec, "temperature": 2.0, "kd_factor": 0.5})
-        measured = student.status()["sparsity"]
+        measured = student.status().sparsity
         assert not any("embed" in n for n in measured["modules"])  # embeddings stay dense by default
         covered = measured["covered_parameters"]
         assert measured["covered"] == pytest.approx(1 - round(0.25 * covered) / covered, abs=1e-6)

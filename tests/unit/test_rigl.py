@@ -128,3 +128,16 @@ def test_static_masks_come_from_magnitude_at_the_start():
     for name, mask in sparsifier.masks.masks.items():
         w = before[name].abs()
         assert w[mask].min() >= w[~mask].max()
+
+
+def test_an_update_with_a_non_finite_gradient_keeps_the_masks():
+    cfg = SparsityConfig(target=0.8, method="rigl", update_every=1, stop_at=1.0, drop_fraction=0.5)
+    model = mlp()
+    sparsifier = Sparsifier(cfg, model, 10, run=None)
+    state, control = TrainerState(), TrainerControl()
+    sparsifier.on_train_begin(None, state, control, optimizer=None)
+    before = {n: m.clone() for n, m in sparsifier.masks.masks.items()}
+    sparsifier.on_step_begin(None, state, control)
+    model(torch.full((2, 12), float("nan"))).sum().backward()
+    sparsifier.on_optimizer_step(None, state, control)
+    assert all(torch.equal(before[n], m) for n, m in sparsifier.masks.masks.items())

@@ -23,6 +23,7 @@ from plait.train.callbacks import CheckpointFinisher, Evaluator, RunRecorder
 from plait.train.config import TrainConfig
 from plait.train.distill.hook import Distiller
 from plait.train.distributed import distributed_arguments
+from plait.train.nonfinite import IndexedCollator, IndexedDataset, NonFiniteGuard, record_skip
 from plait.train.preempt import Preemption
 from plait.train.resume import ResumeState
 from plait.train.trainer import PlaitTrainer
@@ -57,7 +58,17 @@ def make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Opti
         {"params": [p for p in params if p.ndim >= 2], "weight_decay": cfg.weight_decay},
         {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0},
     ]
-    return torch.optim.AdamW([g for g in groups if g["params"]], lr=cfg.lr, betas=cfg.adam_betas)
+    kind = cfg.optimizer if cfg.optimizer != "auto" else ("adamw_fused" if fused_supported(params) else "adamw_foreach")
+    implementation = {"adamw_fused": {"fused": True}, "adamw_foreach": {"foreach": True},
+                      "adamw": {"foreach": False}}[kind]
+    return torch.optim.AdamW([g for g in groups if g["params"]], lr=cfg.lr, betas=cfg.adam_betas, **implementation)
+
+
+def fused_supported(params: list[torch.Tensor]) -> bool:
+    """Whether torch's fused AdamW takes these parameters (floating point, on CPU or CUDA, one device kind)."""
+    devices = {p.device.type for p in params}
+    return bool(params) and len(devices) == 1 and devices <= {"cpu", "cuda"} and all(
+        p.is_floating_point() for p in params)
 
 
 def training_arguments(cfg: TrainConfig, output: Path, steps: int, seed: int, progress: bool) -> TrainingArguments:
@@ -123,13 +134,17 @@ def train(
     if cfg.padding_free:
         check_padding_free(model)
         collate = FlatteningCollator(collate)
+    guard = NonFiniteGuard([s.id for s in train_samples], cfg.skip_nonfinite, cfg.precision != "fp16",
+                           on_skip=lambda step, reason, ids: record_skip(run, step, reason, ids))
     sparsifier = Sparsifier.for_run(cfg.sparsity, model, steps, run, resume_from, stage) if cfg.sparsity else None
     distiller = Distiller.build(cfg.distill, model, built.processor.tokenizer, steps) if cfg.distill else None
     trainer = PlaitTrainer(
         model=model,
         args=training_arguments(cfg, run.checkpoints, steps, seed, progress),
-        data_collator=collate,
-        train_dataset=EncodedDataset(train_samples, built.processor.encode_train),
+        data_collator=IndexedCollator(collate),
+        train_dataset=IndexedDataset(EncodedDataset(train_samples, built.processor.encode_train,
+                                                    cfg.keep_encoded_mb * 2**20)),
+        guard=guard,
         make_optimizer=lambda wrapped: make_optimizer(wrapped, cfg),
         make_scheduler=lambda optimizer: build_scheduler(optimizer, cfg.schedule, steps, cfg.lr),
         lengths=[built.processor.length(s) for s in train_samples] if cfg.group_by_length else None,

@@ -100,6 +100,9 @@ class Sparsifier(TrainerCallback):
         if _distributed():  # each rank saw its own shard's gradient; rank 0's masks are broadcast anyway
             for grad in scores.values():
                 torch.distributed.all_reduce(grad)
+        if not all(bool(torch.isfinite(g).all()) for g in scores.values()):  # identical on every rank, reduced
+            self.record(step, "skipped", {"reason": "non-finite gradient"})  # the masks stay as they are
+            return
         fraction = drop_fraction_at(step, self.steps, self.cfg)
         moved = 0
         for name, param in self.params.items():
