@@ -142,3 +142,20 @@ def test_a_family_from_the_test_folder_trains_sparse_with_rigl(tmp_path):
     covered = events[0]["covered_parameters"]
     assert all(e["masked"] == round(1 - round(0.2 * covered) / covered, 6) for e in events)
     assert run.eval_result("test")["sparsity"]["covered"] == pytest.approx(events[0]["masked"], abs=1e-6)
+
+
+def test_fine_tuning_a_sparse_run_with_static_sparsity_keeps_its_zeros(rigl_run, tmp_path):
+    static = {"target": RIGL["target"], "distribution": RIGL["distribution"]}
+    exp = write_experiment(tmp_path, "tune", **{"train.max_steps": 4, "train.sparsity": static,
+                                                "init_from": str(rigl_run.path)})
+    assert main(["run", str(exp), "--no-progress"]) == 0
+    (tuned,) = find_runs([tmp_path / "runs"])
+    before = load_file(rigl_run.checkpoints / "step-8" / "model.safetensors")
+    after = {f"projector.{k}": v for k, v in load_file(tuned.model / "projector.safetensors").items()}
+    if (tuned.model / "model.safetensors").exists():
+        after |= load_file(tuned.model / "model.safetensors")
+    covered = [n for n in tuned.status().sparsity["modules"] if n in after]
+    assert any(n.startswith("language.") for n in covered) and any(n.startswith("projector.") for n in covered)
+    assert any(not torch.equal(after[n], before[n]) for n in covered)  # it trained
+    for name in covered:
+        assert torch.equal(after[name] == 0, before[name] == 0), name
