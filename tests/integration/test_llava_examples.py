@@ -32,8 +32,12 @@ def stand_ins(tmp_path_factory):
             "eval.max_new_tokens=4", f"output_dir={folder / 'runs'}"], folder
 
 
-def test_examples_validate():
-    assert main(["validate", "--quiet", str(ONE), str(TWO)]) == 0
+def test_examples_validate(stand_ins, capsys):
+    overrides, _ = stand_ins
+    assert main(["validate", "--quiet", str(ONE), str(TWO), *(a for o in overrides for a in ("--set", o))]) == 0
+    assert main(["validate", "--quiet", str(ONE)]) == 2  # as shipped: only the user's data is missing here
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines and all("does not exist" in line and "data.source." in line for line in lines)
     exp = load_experiment(TWO)
     assert [(s.name, s.trainable, s.train.max_steps, s.train.lr) for s in exp.stages] == [
         ("projector", ["projector"], 2000, 1e-3), ("joint", ["projector", "lora"], 6000, 5e-5)]
