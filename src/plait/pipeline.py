@@ -34,6 +34,7 @@ from plait.train.loop import train
 from plait.train.resume import ResumePlan, apply_plan
 from plait.train.seed import seed_everything
 from plait.train.stages import train_stages
+from plait.train.tracking import tracked_experiment
 
 console = Console(stderr=True)
 
@@ -87,7 +88,7 @@ def run_experiment(exp: Experiment, dry_run: bool = False, progress: bool = True
         atomic.write_json(run.data_report, data.reports)
         run.update_status(tags=exp.tags, pid=os.getpid())
     console.print(f"[bold]plait[/] {exp.name}: run directory [cyan]{run.path}[/]" + (" (dry run)" if dry_run else ""))
-    with failure_recorded(run):
+    with failure_recorded(run), tracked_experiment(exp, run):
         execute(exp, run, data, progress, on_validation=on_validation)
     return run
 
@@ -109,7 +110,7 @@ def resume_experiment(exp: Experiment, plan: ResumePlan, progress: bool = True,
              "env_changed": changed_env, "forced": plan.forced})
     where = f"from {plan.checkpoint.name}" if plan.checkpoint else "from the start (no complete checkpoint)"
     console.print(f"[bold]plait[/] {exp.name}: resuming [cyan]{run.path}[/] {where}")
-    with failure_recorded(run):
+    with failure_recorded(run), tracked_experiment(exp, run, resuming=True):
         execute(exp, run, data, progress, resume_from=plan.checkpoint)
     return run
 
