@@ -50,13 +50,17 @@ class Prepared:
 def prepare_data(exp: Experiment, dry_run: bool) -> Prepared:
     """Load and screen every split; raises UserError before any run directory exists."""
     family = get_family(exp.model.family)
+    missing = exp.data.missing_files()
+    if missing:
+        raise UserError(missing[0] + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""))
     limit = exp.dry_run.max_samples if dry_run else None
     splits = load_splits(exp.data, exp.seed, exp.model.media_token(), limit)
     clean = exp.data.normalize_targets
     if clean is not None:
         splits["train"] = normalize_targets(splits["train"], clean.lowercase, clean.punctuation, clean.stopwords,
                                             clean.keep)
-    kept, reports = screen(splits, family.checker(exp.model), exp.data.max_bad_fraction)
+    hint = getattr(exp.data.source, "media_hint", lambda: "")()
+    kept, reports = screen(splits, family.checker(exp.model), exp.data.max_bad_fraction, hint)
     return Prepared(kept, {k: dataclasses.asdict(v) for k, v in reports.items()})
 
 

@@ -29,6 +29,10 @@ def main(args: argparse.Namespace) -> int:
         except ConfigError as err:
             failed.extend(err.lines)
             continue
+        missing = exp.data.missing_files()
+        if missing:
+            failed.extend(f"{spec}: {line}" for line in missing)
+            continue
         if not args.quiet:
             print(f"# {spec}")
             print(yaml.safe_dump(exp.model_dump(mode="json"), sort_keys=False), end="")

@@ -55,6 +55,11 @@ def load_experiment(spec: str | Path, overrides: list[str] | list[Override] | No
 
     raw, source, base_dir = load_raw(spec)
     raw.setdefault("name", _default_name(spec))
+    output = raw.get("output_dir")
+    if isinstance(output, str) and not Path(output).is_absolute():
+        # written in the file: relative to the file, as every path there; a --set value has no file and stays
+        # relative to the working directory
+        raw["output_dir"] = str(base_dir / output)
     return validate(Experiment, raw, source, _as_overrides(overrides), base_dir)
 
 
@@ -150,15 +155,24 @@ def _from_python(file: Path, func: str) -> dict[str, Any]:
     return copy.deepcopy(result)
 
 
+DISCRIMINATORS = ("kind", "family")
+"""Keys that choose a variant: a mapping that changes one is a different variant, so it is not merged."""
+
+
 def deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
-    """Mappings merge key by key; any other value in `update` replaces the one in `base`."""
+    """Mappings merge key by key, unless `update`'s mapping changes a discriminator (`kind`, `family`): then it
+    replaces the parent's whole (the other variant's keys would be unknown); any other value replaces too."""
     out = copy.deepcopy(base)
     for key, value in update.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
+        if isinstance(value, dict) and isinstance(out.get(key), dict) and not _switches_variant(out[key], value):
             out[key] = deep_merge(out[key], value)
         else:
             out[key] = copy.deepcopy(value)
     return out
+
+
+def _switches_variant(base: dict[str, Any], update: dict[str, Any]) -> bool:
+    return any(k in update and k in base and update[k] != base[k] for k in DISCRIMINATORS)
 
 
 def apply_overrides(raw: dict[str, Any], overrides: list[Override] | list[str], source: str) -> dict[str, Any]:

@@ -46,7 +46,8 @@ class Experiment(Strict):
     deterministic: bool = False
     """Use PyTorch's deterministic algorithms (slower on GPU)."""
     output_dir: str = "runs"
-    """Folder that holds `<name>/<run-id>` run directories (relative to the working directory)."""
+    """Folder that holds `<name>/<run-id>` run directories. Written in the experiment file: relative to that
+    file, as every path there; the default and a `--set output_dir=...` value: relative to the working directory."""
     tags: dict[str, str] = {}
     """Free-form labels recorded with each run (sweep and trial are set by plait sweep)."""
     model: FamilyConfig
