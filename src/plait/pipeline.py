@@ -68,6 +68,9 @@ def dry_run_experiment(exp: Experiment) -> Experiment:
     """`exp` shortened to `dry_run.max_steps` per stage, validated again."""
     steps = exp.dry_run.max_steps
     changes = {"train.max_steps": steps, **{f"stages.{i}.train.max_steps": steps for i in range(len(exp.stages))}}
+    sections = [("train", exp.train), *((f"stages.{i}.train", s.train) for i, s in enumerate(exp.stages))]
+    changes |= {f"{key}.schedule.warmup_steps": 0 for key, train in sections  # a few steps have no room for it
+                if getattr(train.schedule, "warmup_steps", 0) >= steps}
     return with_overrides(exp, changes, "--dry-run")
 
 

@@ -87,6 +87,19 @@ class Experiment(Strict):
         return self
 
     @model_validator(mode="after")
+    def _warmup_fits(self) -> "Experiment":
+        """A warm-up as long as a step-bounded run would leave its schedule squeezed or never started."""
+        sections = [(f"stages[{i}].train", s.train) for i, s in enumerate(self.stages)] or [("train", self.train)]
+        for key, train in sections:
+            warmup = getattr(train.schedule, "warmup_steps", 0)  # one_cycle has no warm-up of its own
+            if train.max_steps > 0 and warmup >= train.max_steps:
+                raise ValueError(
+                    f"{key}.schedule.warmup_steps: {warmup} warm-up steps do not fit in {key}.max_steps="
+                    f"{train.max_steps}: the learning rate would still be rising when the run ends (the "
+                    f"{train.schedule.kind} part never starts); make it smaller than {train.max_steps}")
+        return self
+
+    @model_validator(mode="after")
     def _padding_free(self) -> "Experiment":
         where = ["train"] * self.train.padding_free + [f"stages[{i}].train" for i, s in enumerate(self.stages)
                                                        if s.train.padding_free]

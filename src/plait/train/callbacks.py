@@ -64,6 +64,11 @@ class Evaluator(TrainerCallback):
         self.best: float | None = None
         self.best_step: int | None = None
         self.bad_evals = 0
+        self.last: tuple[int, dict[str, float]] | None = None
+
+    def latest(self) -> tuple[int, dict[str, float]] | None:
+        """The step and values of the last validation, or None."""
+        return self.last
 
     def _improved(self, value: float) -> bool:
         if self.best is None:
@@ -78,6 +83,7 @@ class Evaluator(TrainerCallback):
         if self.eval_every <= 0 or step % self.eval_every != 0:
             return
         values = self.evaluate()
+        self.last = (step, values)
         if state.is_world_process_zero:
             self.run.log({"step": step, "epoch": round(state.epoch or 0.0, 4), "split": "validation", **values})
         if self.metric not in values:
