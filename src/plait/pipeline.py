@@ -203,7 +203,9 @@ def evaluate_run_splits(exp: Experiment, run: RunDir, built: Built, data: Prepar
         coverage = {"evaluated": len(samples), "total": report.get("total", len(samples)),
                     "left_out": report.get("skipped", {})}
         record = write_eval(run, split, samples, predictions, result, coverage)
-        run.log({"step": run.status().get("step", 0), "split": split, **record["metrics"]})
+        status = run.status()  # a staged run's records also count the steps of every stage (global_step)
+        steps = {"step": status.get("step", 0), **{k: status[k] for k in ("global_step",) if k in status}}
+        run.log({**steps, "split": split, **record["metrics"]})
         metrics[split] = record["metrics"]
         shown = ", ".join(f"{k} {v:.2f}" for k, v in record["metrics"].items())
         console.print(f"[bold]{split}[/]: {shown}  ({coverage['evaluated']}/{coverage['total']} samples)")

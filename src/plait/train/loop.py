@@ -102,6 +102,7 @@ def train(
     cfg: TrainConfig, run: RunDir, built: Built, train_samples: list[Sample], seed: int,
     evaluate: Callable[[], dict[str, float]], resume_from: Path | None = None, progress: bool = True,
     stage: str | None = None, on_validation: Callable[[int, dict[str, float]], None] | None = None,
+    step_offset: int | None = None,
 ) -> TrainResult:
     """Train `built.model` in place; checkpoints go to run/checkpoints/step-N.
 
@@ -119,7 +120,7 @@ def train(
     evaluator = Evaluator(
         run, evaluate, cfg.eval_every, cfg.save_every, cfg.metric,
         cfg.early_stopping.patience if cfg.early_stopping else None,
-        cfg.early_stopping.min_delta if cfg.early_stopping else 0.0, on_validation,
+        cfg.early_stopping.min_delta if cfg.early_stopping else 0.0, on_validation, step_offset,
     )
     finisher = CheckpointFinisher(run, cfg.keep_checkpoints, protect=lambda: evaluator.best_step)
     resume_state = ResumeState(run, evaluator, resume_from)
@@ -140,7 +141,7 @@ def train(
         make_scheduler=lambda optimizer: build_scheduler(optimizer, cfg.schedule, steps, cfg.lr),
         lengths=[built.processor.length(s) for s in train_samples] if cfg.group_by_length else None,
         # resume_state writes into checkpoint-N, so it runs before the finisher marks it complete
-        callbacks=[RunRecorder(run, stage), evaluator, shown, preemption, resume_state, finisher],
+        callbacks=[RunRecorder(run, stage, step_offset), evaluator, shown, preemption, resume_state, finisher],
     )
     for printer in (PrinterCallback, ProgressCallback):  # raw log dicts; TrainingProgress shows them instead
         trainer.remove_callback(printer)
