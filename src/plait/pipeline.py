@@ -20,7 +20,7 @@ from plait.errors import UserError
 from plait.evaluate.evaluate import write_eval
 from plait.evaluate.tasks import runner
 from plait.evaluate.generate import derive_max_new_tokens, mean_loss
-from plait.launch.ranks import is_main_process
+from plait.runs.ranks import is_main_process
 from plait.models.config import FamilyConfig
 from plait.models.family import BuildOptions, Built, saved_family
 from plait.models.registry import get_family

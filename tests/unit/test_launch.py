@@ -10,9 +10,9 @@ import pytest
 
 from plait.config import load_experiment
 from plait.errors import ConfigError, UserError
-from plait.launch.config import LaunchConfig, SlurmConfig
+from plait.config.launch import LaunchConfig, SlurmConfig
 from plait.launch.flags import add_launch_arguments, child_arguments, launch_config
-from plait.launch.ranks import FollowerRunDir, launched_run_dir
+from plait.runs.ranks import FollowerRunDir, launched_run_dir
 from plait.launch.torchrun import Topology, torchrun_command
 from tests.tiny import write_experiment
 

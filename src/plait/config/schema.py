@@ -11,12 +11,12 @@ from typing import Annotated, Any, Union
 
 from pydantic import Field, model_validator
 
-from plait.config.base import Strict
-from plait.config.types import FolderName
+from plait.core.strict import Strict
+from plait.core.fields import FolderName
 from plait.data.config import DataConfig
 from plait.evaluate.config import EvalConfig
 from plait.evaluate.tasks import TASKS
-from plait.launch.config import LaunchConfig
+from plait.config.launch import LaunchConfig
 from plait.models import registry
 from plait.models.config import FamilyConfig
 from plait.train.config import StageConfig, TrainConfig, resolve_stage_train
@@ -51,7 +51,7 @@ class Experiment(Strict):
     tags: dict[str, str] = {}
     """Free-form labels recorded with each run (sweep and trial are set by plait sweep)."""
     model: FamilyConfig
-    """The model family and its parts (`family` chooses: see `plait validate --families`)."""
+    """The model family and its parts (`family` chooses one of the registered families: `plait --help` lists them)."""
     data: DataConfig = DataConfig()
     """The data."""
     train: TrainConfig = TrainConfig()

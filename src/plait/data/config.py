@@ -7,8 +7,8 @@ from typing import Annotated, Literal, Union
 
 from pydantic import Field, model_validator
 
-from plait.config.base import Strict
-from plait.config.types import FilePath
+from plait.core.strict import Strict
+from plait.core.fields import FilePath
 
 
 class BuiltinSource(Strict):

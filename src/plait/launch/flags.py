@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-from plait.config.load import Override, validate
+from plait.core.loader import Override, validate
 from plait.errors import UserError
-from plait.launch.config import LaunchConfig
+from plait.config.launch import LaunchConfig
 
 
 def add_launch_arguments(parser: argparse.ArgumentParser) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from plait.config.base import Strict
+from plait.core.strict import Strict
 
 
 class FamilyConfig(Strict):

@@ -114,6 +114,20 @@ def get_family(name: str) -> "Family":
     return _LOADED[name]
 
 
+def family_table() -> str:
+    """The README's table of families (tests/unit/test_registry.py keeps the README equal to it)."""
+    def listed(values: tuple[str, ...] | None) -> str:
+        return "no chat" if values is None else (", ".join(values) or "-")
+
+    rows = ["| `model.family` | what it is | stages | packing | eval tasks | export | chat media |",
+            "|---|---|---|---|---|---|---|"]
+    for s in specs():
+        c = s.capabilities
+        rows.append(f"| `{s.name}` | {s.summary} | {listed(c.stage_groups)} | {'yes' if c.packing else 'no'} | "
+                    f"{listed(c.eval_tasks)} | {listed(c.export)} | {listed(c.chat_media) if c.chat_media else 'text'} |")
+    return "\n".join(rows)
+
+
 def _read_entry_points() -> None:
     global _ENTRY_POINTS_READ
     if _ENTRY_POINTS_READ:

@@ -7,8 +7,8 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import Field, field_validator, model_validator
 
-from plait.config.base import Strict
-from plait.config.types import FolderName
+from plait.core.strict import Strict
+from plait.core.fields import FolderName
 from plait.train.distributed import DdpConfig, Distributed
 
 
@@ -130,6 +130,13 @@ class TrainConfig(Strict):
     """AdamW weight decay (not applied to biases and norms)."""
     adam_betas: tuple[float, float] = (0.9, 0.999)
     """AdamW betas."""
+    keep_encoded_mb: int = Field(1024, ge=0)
+    """Keep encoded training samples (token ids, pixels, features) in memory after their first use, up to this
+    many MiB, so later epochs skip tokenising and media processing (0 = encode on every access)."""
+    optimizer: Literal["auto", "adamw_fused", "adamw_foreach", "adamw"] = "auto"
+    """AdamW implementation (torch's): adamw_fused (one kernel for every parameter; the Trainer's default),
+    adamw_foreach (batched per tensor list), adamw (a loop per tensor); auto = fused where torch has the
+    kernel for the parameters' device and dtype (CPU and CUDA float tensors), else foreach."""
     max_grad_norm: float = Field(1.0, ge=0)
     """Gradient clipping norm (0 = off)."""
     label_smoothing: float = Field(0.0, ge=0, lt=1)
