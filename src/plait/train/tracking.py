@@ -19,6 +19,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
+from plait.runs.ranks import is_main_process
 from plait.runs.rundir import RunDir
 
 SKIPPED = {"step", "global_step", "stage_step"}
@@ -186,8 +187,6 @@ def tracked(run: RunDir, name: str, config: dict[str, Any], report_to: list[str]
 
 def tracked_experiment(exp: Any, run: RunDir, resuming: bool = False) -> contextlib.AbstractContextManager[None]:
     """`tracked` for an experiment's run, on rank 0 only (the other ranks of a distributed run write nothing)."""
-    from plait.launch.ranks import is_main_process
-
     if not is_main_process():
         return contextlib.nullcontext()
     return tracked(run, exp.name, exp.model_dump(mode="json"), exp.train.report_to, resuming)
