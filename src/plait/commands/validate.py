@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 import yaml
 
@@ -29,10 +30,10 @@ def main(args: argparse.Namespace) -> int:
         except ConfigError as err:
             failed.extend(err.lines)
             continue
-        missing = exp.data.missing_files()
-        if missing:
-            failed.extend(f"{spec}: {line}" for line in missing)
-            continue
+        # the config is valid; data not there yet (an example to fill in, a disk not mounted here) is said,
+        # even with --quiet, as what `plait run` would stop on
+        for line in exp.data.missing_files():
+            print(f"plait: warning: {spec}: {line} (plait run stops on it)", file=sys.stderr)
         if not args.quiet:
             print(f"# {spec}")
             print(yaml.safe_dump(exp.model_dump(mode="json"), sort_keys=False), end="")
