@@ -61,10 +61,10 @@ def test_data_check_says_where_a_run_would_stop_and_exits_2(tmp_path, capsys):
 
 def test_validate_reports_a_missing_data_file_by_its_dotted_key(tmp_path, capsys):
     path = write_experiment(tmp_path, "mine", **{"data.source": {"kind": "manifest", "train": "nowhere.jsonl"}})
-    assert main(["validate", str(path), "--quiet"]) == 0  # the config itself is valid
+    assert main(["validate", str(path), "--quiet"]) == 2
     err = capsys.readouterr().err
-    assert f"warning: {path}: data.source.train: {tmp_path / 'nowhere.jsonl'}: no such file or folder" in err
-    with pytest.raises(UserError, match=r"data.source.train: .*nowhere.jsonl: no such file"):
+    assert f"{path}: data.source.train: {tmp_path / 'nowhere.jsonl'} does not exist" in err
+    with pytest.raises(UserError, match=r"data.source.train: .*nowhere.jsonl does not exist"):
         prepare_data(load_experiment(path), dry_run=False)
 
 

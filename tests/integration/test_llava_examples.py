@@ -47,18 +47,18 @@ def test_examples_dry_run_with_tiny_stand_ins(stand_ins, example):
     assert main(args + [a for o in overrides for a in ("--set", o)]) == 0
     (run,) = [r for r in find_runs([folder / "runs"]) if r.path.parent.name == example.stem]
     status = run.status()
-    assert status["state"] == "finished" and status["dry_run"]
+    assert status.state == "finished" and status.dry_run
     config = yaml.safe_load(run.config.read_text())
     assert config["data"]["normalize_targets"]["stopwords"] and config["model"]["language"]["quantization"]
     assert (run.model / "adapter" / "adapter_model.safetensors").is_file()
     assert (run.model / "projector.safetensors").is_file() and not (run.model / "model.safetensors").exists()
     events = [json.loads(line) for line in run.metrics.read_text().splitlines()]
     if example == TWO:
-        assert [(s["name"], s["steps"]) for s in status["stages"]] == [("projector", 3), ("joint", 3)]
+        assert [(s.name, s.steps) for s in status.stages] == [("projector", 3), ("joint", 3)]
         counts = [e["trainable_parameters"] for e in events if e.get("event") == "stage"]
         assert len(counts) == 2 and counts[0] < counts[1]
     else:
-        assert status["step"] == 3
+        assert status.step == 3
     predictions = [json.loads(line) for line in (run.predictions / "validation.jsonl").read_text().splitlines()]
     # only training targets are cleaned: references keep their capitals and full stops
     assert predictions and all(p["reference"][0].isupper() and p["reference"].endswith(".") for p in predictions)

@@ -155,5 +155,5 @@ class DataConfig(Strict):
 
     def missing_files(self) -> list[str]:
         """One line per file or folder the source names that does not exist: its full dotted key and path."""
-        return [f"data.source.{name}: {value}: no such file or folder"
+        return [f"data.source.{name}: {value} does not exist"
                 for name, value in self.source if isinstance(value, Path) and not value.exists()]

@@ -11,6 +11,7 @@ from torch.utils.data import Dataset
 
 from plait.data.config import BuiltinSource, DataConfig, LlavaJsonSource, ManifestSource, SignsSource, TsvSource
 from plait.data.sample import Sample
+from plait.data.sources.manifest import MISSING as UNUSABLE
 from plait.errors import UserError
 
 SPLITS = ("train", "validation", "test")
@@ -108,15 +109,15 @@ def screen(
     splits: dict[str, list[Sample]], check: Callable[[Sample], str | None], max_bad_fraction: float,
     missing_hint: str = "",
 ) -> tuple[dict[str, list[Sample]], dict[str, SplitReport]]:
-    """Drop samples `check` rejects, counting reasons; refuse a split whose bad share passes the threshold
-    (`missing_hint` says where paths are read from, when files are missing)."""
+    """Drop samples `check` rejects (or their source marked unusable), counting reasons; refuse a split whose bad
+    share passes the threshold (`missing_hint` says where paths are read from, when files are missing)."""
     kept_splits, reports = {}, {}
     for name, samples in splits.items():
         reasons: Counter[str] = Counter()
         report = SplitReport(total=len(samples))
         kept = []
         for sample in samples:
-            reason = check(sample)
+            reason = sample.meta.get(UNUSABLE) or check(sample)
             if reason is None:
                 kept.append(sample)
                 continue
