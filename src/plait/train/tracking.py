@@ -47,6 +47,8 @@ class Backend:
 
 
 class TensorBoard(Backend):
+    """Event files in <run>/tensorboard (torch's SummaryWriter, which needs the tensorboard package)."""
+
     def __init__(self, run: RunDir, name: str, config: dict[str, Any]) -> None:
         from torch.utils.tensorboard import SummaryWriter
 
@@ -65,6 +67,8 @@ class TensorBoard(Backend):
 
 
 class Wandb(Backend):
+    """One W&B run per plait run, its files in <run>/wandb; WANDB_MODE=offline keeps it local."""
+
     def __init__(self, run: RunDir, name: str, config: dict[str, Any]) -> None:
         import wandb
 
@@ -72,7 +76,8 @@ class Wandb(Backend):
         self.last = -1
         self.run = wandb.init(project=os.environ.get("WANDB_PROJECT", "plait"), name=f"{name}/{run.path.name}",
                               dir=str(run.path), config={**config, "plait_run_dir": str(run.path.resolve())},
-                              tags=list(config.get("tags") or []), reinit="finish_previous")
+                              tags=[f"{k}={v}"[:64] for k, v in (config.get("tags") or {}).items()],
+                              reinit="finish_previous")
         self.run.summary["plait_run_dir"] = str(run.path.resolve())
 
     def log(self, step: int, values: dict[str, float]) -> None:
@@ -88,6 +93,8 @@ class Wandb(Backend):
 
 
 class MLflow(Backend):
+    """One MLflow run in the store MLFLOW_TRACKING_URI names, the config as params and as an artifact."""
+
     def __init__(self, run: RunDir, name: str, config: dict[str, Any]) -> None:
         import mlflow
 
