@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 
 import pytest
 import torch
@@ -58,7 +59,9 @@ def test_adapters_are_the_identity_at_initialisation(data):
 
 
 def test_router_weights_sum_to_one_and_follow_the_modality_token(built, data):
-    batch = batch_of(built, data, prompts=True)  # left-padded: the modality token is not at position 0
+    # prompts of different lengths, left-padded: the modality token is not at position 0 in every row
+    data = [dataclasses.replace(s, prompt=s.prompt.replace("what is", "what " * i + "is")) for i, s in enumerate(data)]
+    batch = batch_of(built, data, prompts=True)
     has_image = [s.media is not None for s in data]
     assert has_image == [True, False, True, False]
     positions = (batch["input_ids"] == built.processor.modality_id).long().argmax(1)
@@ -110,6 +113,8 @@ def test_generation_routes_decoding_steps_with_the_prompts_weights(built, data):
     with torch.no_grad():
         logits = built.model(full, attention, batch.get("pixel_values")).logits
     width = batch["input_ids"].shape[1]
+    assert not torch.isin(out, torch.tensor([built.model.modality_token_id, built.model.image_token_id])).any()
+    logits[..., [built.model.modality_token_id, built.model.image_token_id]] = float("-inf")  # never generated
     assert torch.equal(logits[:, width - 1:].argmax(-1), out)
 
 

@@ -46,7 +46,8 @@ class Experiment(Strict):
     deterministic: bool = False
     """Use PyTorch's deterministic algorithms (slower on GPU)."""
     output_dir: str = "runs"
-    """Folder that holds `<name>/<run-id>` run directories (relative to the working directory)."""
+    """Folder that holds `<name>/<run-id>` run directories. Written in the experiment file: relative to that
+    file, as every path there; the default and a `--set output_dir=...` value: relative to the working directory."""
     tags: dict[str, str] = {}
     """Free-form labels recorded with each run (sweep and trial are set by plait sweep)."""
     model: FamilyConfig
@@ -83,6 +84,19 @@ class Experiment(Strict):
                     for p in self.model.trainable_problems(stage.trainable, groups)]
         if problems:
             raise ValueError("; ".join(problems))
+        return self
+
+    @model_validator(mode="after")
+    def _warmup_fits(self) -> "Experiment":
+        """A warm-up as long as a step-bounded run would leave its schedule squeezed or never started."""
+        sections = [(f"stages[{i}].train", s.train) for i, s in enumerate(self.stages)] or [("train", self.train)]
+        for key, train in sections:
+            warmup = getattr(train.schedule, "warmup_steps", 0)  # one_cycle has no warm-up of its own
+            if train.max_steps > 0 and warmup >= train.max_steps:
+                raise ValueError(
+                    f"{key}.schedule.warmup_steps: {warmup} warm-up steps do not fit in {key}.max_steps="
+                    f"{train.max_steps}: the learning rate would still be rising when the run ends (the "
+                    f"{train.schedule.kind} part never starts); make it smaller than {train.max_steps}")
         return self
 
     @model_validator(mode="after")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Literal, Union
 
 from pydantic import Field, model_validator
@@ -52,6 +53,10 @@ class ManifestSource(Strict):
     target_field: str = "target"
     """Column with the target text."""
 
+    def media_hint(self) -> str:
+        """Where a missing file's path is read from (shown when files are missing)."""
+        return "image paths in data.source.image_field are read relative to the manifest's folder"
+
 
 class LlavaJsonSource(Strict):
     """LLaVA conversation JSON: [{"image": ..., "conversations": [{"from": "human", ...}, {"from": "gpt", ...}]}]."""
@@ -67,6 +72,11 @@ class LlavaJsonSource(Strict):
     image_root: FilePath | None = None
     """Folder image paths are relative to (default: the JSON file's folder)."""
 
+    def media_hint(self) -> str:
+        """Where a missing file's path is read from (shown when files are missing)."""
+        root = self.image_root or "the JSON file's folder"
+        return f"image paths are read relative to data.source.image_root ({root}); set it to the images' folder"
+
 
 class TsvSource(Strict):
     """MultimodalHugs metadata TSVs as they are: signal, signal_start, signal_end, encoder_prompt, decoder_prompt, output."""
@@ -79,6 +89,10 @@ class TsvSource(Strict):
     """Validation TSV."""
     test: FilePath | None = None
     """Test TSV."""
+
+    def media_hint(self) -> str:
+        """Where a missing file's path is read from (shown when files are missing)."""
+        return "signal paths are absolute or relative to the TSV's folder"
 
 
 class SignsSource(Strict):
@@ -140,3 +154,8 @@ class DataConfig(Strict):
     """Share of the training set held out for validation when the source has no validation split."""
     normalize_targets: NormalizeTargets | None = None
     """Clean the training targets (lowercase, punctuation, stopwords) before tokenizing; None = use them as written."""
+
+    def missing_files(self) -> list[str]:
+        """One line per file or folder the source names that does not exist: its full dotted key and path."""
+        return [f"data.source.{name}: {value} does not exist"
+                for name, value in self.source if isinstance(value, Path) and not value.exists()]

@@ -108,10 +108,11 @@ class SplitReport:
 
 
 def screen(
-    splits: dict[str, list[Sample]], check: Callable[[Sample], str | None], max_bad_fraction: float
+    splits: dict[str, list[Sample]], check: Callable[[Sample], str | None], max_bad_fraction: float,
+    missing_hint: str = "",
 ) -> tuple[dict[str, list[Sample]], dict[str, SplitReport]]:
     """Drop samples `check` rejects (or their source marked unusable), counting reasons; refuse a split whose bad
-    share passes the threshold."""
+    share passes the threshold (`missing_hint` says where paths are read from, when files are missing)."""
     kept_splits, reports = {}, {}
     for name, samples in splits.items():
         reasons: Counter[str] = Counter()
@@ -130,10 +131,11 @@ def screen(
         bad = report.total - report.kept
         if report.total and bad / report.total > max_bad_fraction:
             first = report.examples[0] if report.examples else {}
+            hint = f"; {missing_hint}" if missing_hint and "missing file" in report.skipped else ""
             raise UserError(
                 f"data ({name} split): {bad} of {report.total} samples unusable "
                 f"({', '.join(f'{r}: {n}' for r, n in report.skipped.items())}; first: {first.get('media')}), "
-                f"more than data.max_bad_fraction={max_bad_fraction}"
+                f"more than data.max_bad_fraction={max_bad_fraction}{hint}"
             )
         kept_splits[name], reports[name] = kept, report
     return kept_splits, reports

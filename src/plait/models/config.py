@@ -17,6 +17,11 @@ class FamilyConfig(Strict):
         """The placeholder that marks where media goes in a prompt (sources that write prompts use it)."""
         return "<image>"
 
+    def text_model(self) -> tuple[str, Any, Any] | None:
+        """The text side: (dotted key, Component, TokenizerConfig) of the model that reads and writes text, for
+        tools that count tokens without building the model (`plait data check`); None: the family has none."""
+        return None
+
     def trainable_problems(self, parts: list[str], groups: tuple[str, ...]) -> list[str]:
         """Why a stage cannot train `parts`, given the family's declared groups; nothing when it can."""
         return [f"unknown part {p!r}; parts: {', '.join(groups)}" for p in parts if p not in groups]

@@ -126,6 +126,8 @@ class AdapterVLM(nn.Module):
     @torch.no_grad()
     def generate(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
                  pixel_values: torch.Tensor | None = None, **generation: object) -> torch.Tensor:
-        """New tokens only: (batch, generated length). Prompts must be left-padded."""
+        """New tokens only: (batch, generated length). Prompts must be left-padded. The placeholders (modality and
+        image tokens) are never generated: they stand for embeddings the model makes, not text."""
         embeds, mask, _ = self.inputs(input_ids, attention_mask, pixel_values)
+        generation.setdefault("suppress_tokens", [self.modality_token_id, self.image_token_id])
         return self.language.generate(inputs_embeds=embeds, attention_mask=mask, **generation)

@@ -169,7 +169,9 @@ def count_image_tokens(model: ProjectorVLM, image_processor: Any) -> int:
 
 def build(cfg: ProjectorModelConfig, train_samples: list[Sample], label_smoothing: float = 0.0) -> Built:
     """Build from the config; call under the experiment's seed."""
-    texts = [t for s in train_samples for t in (s.prompt.replace(cfg.image_token, " "), s.target, cfg.prefix, cfg.suffix) if t]
+    # the prompt's pieces around the image token are what gets encoded (and must decode back)
+    texts = [t for s in train_samples for t in (*s.prompt.split(cfg.image_token), s.target, cfg.prefix, cfg.suffix)
+             if t]
     tokenizer = build_tokenizer(cfg, texts)
     vision = build_vision(cfg)
     language = build_language(cfg, tokenizer)
