@@ -12,11 +12,12 @@ from plait.evaluate.config import EvalConfig
 from plait.launch.config import LaunchConfig
 from plait.models.mapper.config import MapperModelConfig
 from plait.models.projector.config import ProjectorModelConfig
+from plait.models.text.config import TextModelConfig
 from plait.train.config import TrainConfig
 from plait.train.stages import StageConfig, resolve_stage_train
 from plait.config.types import FolderName
 
-ModelConfig = Annotated[Union[ProjectorModelConfig, MapperModelConfig], Field(discriminator="family")]
+ModelConfig = Annotated[Union[ProjectorModelConfig, MapperModelConfig, TextModelConfig], Field(discriminator="family")]
 
 
 class DryRunConfig(Strict):

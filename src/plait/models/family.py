@@ -44,6 +44,7 @@ def get_family(name: str) -> Family:
     """The family registered under `name` (names come from the validated config's discriminator)."""
     from plait.models.mapper.build import MAPPER
     from plait.models.projector.build import PROJECTOR
+    from plait.models.text.build import TEXT
 
-    families = {"projector": PROJECTOR, "mapper": MAPPER}
+    families = {"projector": PROJECTOR, "mapper": MAPPER, "text": TEXT}
     return families[name]
