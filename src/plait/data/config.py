@@ -8,6 +8,7 @@ from pydantic import Field, model_validator
 
 from plait.config.base import Strict
 from plait.config.types import FilePath
+from plait.data.text_config import BuiltinGlueSource, BuiltinTextSource, HfSource, TextSource
 
 
 class BuiltinSource(Strict):
@@ -109,7 +110,8 @@ class SignsSource(Strict):
         return self
 
 
-Source = Annotated[Union[BuiltinSource, ManifestSource, LlavaJsonSource, TsvSource, SignsSource], Field(discriminator="kind")]
+Source = Annotated[Union[BuiltinSource, ManifestSource, LlavaJsonSource, TsvSource, SignsSource, TextSource, HfSource,
+                         BuiltinTextSource, BuiltinGlueSource], Field(discriminator="kind")]
 
 
 class NormalizeTargets(Strict):

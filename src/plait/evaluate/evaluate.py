@@ -13,10 +13,19 @@ from plait.runs import atomic
 from plait.runs.rundir import RunDir, now
 
 
+RUNNERS = {"classify": "plait.evaluate.classify:classify", "perplexity": "plait.evaluate.perplexity:perplexity"}
+"""Evaluation tasks other than generate: runner(built, samples, eval_cfg, max_new_tokens, progress)."""
+
+
 def evaluate_samples(
     built: Any, samples: list[Sample], cfg: EvalConfig, max_new_tokens: int, progress: bool = True
 ) -> tuple[dict[str, Any], list[str]]:
     """Metrics and predictions for `samples`."""
+    if cfg.task != "generate":
+        import importlib
+
+        module, _, name = RUNNERS[cfg.task].partition(":")
+        return getattr(importlib.import_module(module), name)(built, samples, cfg, max_new_tokens, progress)
     start = time.perf_counter()
     predictions = generate(built.model, built.processor, samples, max_new_tokens, cfg.num_beams,
                            cfg.batch_size, progress=progress)
@@ -31,8 +40,13 @@ def write_eval(
     coverage: dict[str, Any],
 ) -> dict[str, Any]:
     """Write the split's metrics (with coverage) and its predictions atomically; return the record."""
+    scored = result.get("coverage")
+    if scored:  # the runner left some samples out too (e.g. unlabelled ones)
+        coverage = {**coverage, "evaluated": scored["evaluated"],
+                    "left_out": {**coverage.get("left_out", {}), **scored["left_out"]}}
+    coverage = {**coverage, "fraction": round(coverage["evaluated"] / coverage["total"], 4) if coverage["total"] else 0.0}
     record = {"split": split, "metrics": result["values"], "signatures": result["signatures"],
-              "generation": result["generation"], "coverage": coverage, "seconds": result["seconds"],
+              "generation": result.get("generation"), "coverage": coverage, "seconds": result["seconds"],
               "written": now()}
     lines = [
         {"id": s.id, "prompt": s.prompt, "prediction": p, "reference": s.target}
