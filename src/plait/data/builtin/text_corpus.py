@@ -59,7 +59,7 @@ def sentence(rng: random.Random) -> str:
     if form < 0.35:
         return c.text() + " ."
     if form < 0.5:
-        return paraphrase(c.text()) + " ."
+        return f"{c.text()} . {paraphrase(c.text())} ."
     if form < 0.6:
         return f"the {c.noun1} does not {VERBS[c.verb]} the {c.noun2} ."
     if form < 0.7:
@@ -74,7 +74,7 @@ def sentence(rng: random.Random) -> str:
 def generate_corpus(sentences: int, seed: int) -> Path:
     """Folder with stories.train, dialogue.train (the training sentences, split in two as BabyLM ships several
     files) and corpus.dev; generated once per setting."""
-    with generated_once("text-corpus", {"sentences": sentences, "seed": seed, "version": 1}) as (folder, tmp):
+    with generated_once("text-corpus", {"sentences": sentences, "seed": seed, "version": 2}) as (folder, tmp):
         if tmp is not None:
             rng = random.Random(seed)
             lines = [sentence(rng) for _ in range(sentences)]

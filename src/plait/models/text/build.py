@@ -47,7 +47,7 @@ def build_tokenizer(cfg: TextModelConfig, samples: list[Sample]) -> Any:
     tokenizer.mask_token = MASK
     bos, eos = tokenizer.bos_token, tokenizer.eos_token
     tokenizer.backend_tokenizer.post_processor = processors.TemplateProcessing(
-        single=f"{bos} $A {eos}", pair=f"{bos} $A {eos} $B:1 {eos}:1",
+        single=f"{bos} $A {eos}", pair=f"{bos}:0 $A:0 {eos}:0 $B:1 {eos}:1",
         special_tokens=[(bos, tokenizer.bos_token_id), (eos, tokenizer.eos_token_id)])
     return tokenizer
 
@@ -110,6 +110,8 @@ def check_positions(model: nn.Module, cfg: TextModelConfig) -> None:
 def finish(cfg: TextModelConfig, model: nn.Module, tokenizer: Any, labels: list[str]) -> Built:
     """Freezing, generation ids, processor and the facts recorded with the run."""
     check_positions(model, cfg)
+    if getattr(model.config, "type_vocab_size", 1) > 1 and "token_type_ids" not in tokenizer.model_input_names:
+        tokenizer.model_input_names = [*tokenizer.model_input_names, "token_type_ids"]  # segment ids of pairs
     if cfg.freeze_backbone:
         set_trainable(model.base_model, False)
         expected = count_parameters(model)["total"] - count_parameters(model.base_model)["total"]

@@ -1,0 +1,189 @@
+"""The GLUE table from run directories only: per task the max over its runs (the run picked by the task's last
+reporting metric, as Numenta's TaskResults.reduce_metrics("max") does), mean +- std beside, the averages with and
+without WNLI, and the pretrained model's perplexity and eval loss; as markdown, CSV and LaTeX."""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import statistics
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from plait.glue.tasks import TASKS, GlueTask
+from plait.runs import atomic
+from plait.runs.rundir import RunDir, find_runs
+
+
+@dataclass
+class TaskCell:
+    """A task's runs for one pretrained model."""
+
+    task: GlueTask
+    runs: list[dict[str, float]] = field(default_factory=list)
+    """Per finished run, its reported values by name."""
+
+    @property
+    def picked(self) -> dict[str, float] | None:
+        """The run with the largest last reporting metric (ties: the earliest run)."""
+        last = self.task.reported[-1].name
+        scored = [r for r in self.runs if not math.isnan(r[last])]
+        return max(scored, key=lambda r: r[last]) if scored else None
+
+    def score(self) -> float | None:
+        """The picked run's mean over the task's reporting metrics (Numenta's consolidate)."""
+        picked = self.picked
+        return statistics.fmean(picked.values()) if picked else None
+
+    def stats(self, name: str) -> tuple[float, float]:
+        """Mean and sample std (0 for one run) of a reported value over the runs."""
+        values = [r[name] for r in self.runs if not math.isnan(r[name])]
+        if not values:
+            return math.nan, math.nan
+        return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
+
+
+def run_values(run: RunDir, task: GlueTask) -> dict[str, float] | None:
+    """The run's reported values, or None when a split's evaluation is missing."""
+    values = {}
+    for r in task.reported:
+        record = run.eval_result(r.split)
+        if record is None or r.metric not in record.get("metrics", {}):
+            return None
+        values[r.name] = float(record["metrics"][r.metric])
+    return values
+
+
+def collect_row(folder: Path, tasks: list[str]) -> dict[str, TaskCell]:
+    """Each task's finished runs under <row folder>/<task>-run<k>/."""
+    cells = {name: TaskCell(TASKS[name]) for name in tasks}
+    for run in find_runs([folder]):
+        status = run.status()
+        task = status.get("tags", {}).get("glue_task")
+        if status.get("state") != "finished" or status.get("dry_run") or task not in cells:
+            continue
+        values = run_values(run, TASKS[task])
+        if values is not None:
+            cells[task].runs.append(values)
+    return cells
+
+
+def pretrained_scores(path: str, is_run: bool) -> dict[str, float]:
+    """Perplexity and eval loss of the pretrained run (validation, else test), empty for a checkpoint."""
+    if not is_run:
+        return {}
+    for split in ("validation", "test"):
+        metrics = (atomic.read_json(Path(path) / "eval" / f"{split}.json") or {}).get("metrics", {})
+        if "perplexity" in metrics:
+            return {"perplexity": float(metrics["perplexity"]), "eval_loss": float(metrics.get("loss", math.nan))}
+    return {}
+
+
+@dataclass
+class Row:
+    """One pretrained model's line of the table."""
+
+    label: str
+    cells: dict[str, TaskCell]
+    pretrained: dict[str, float]
+
+    def average(self, with_wnli: bool) -> float | None:
+        """Mean task score over the row's tasks (average_glue), or without WNLI (average_bert); None if a task
+        has no finished run."""
+        scores = [c.score() for name, c in self.cells.items() if with_wnli or name != "wnli"]
+        return statistics.fmean(scores) if scores and None not in scores else None
+
+
+def caption(runs: dict[str, int]) -> str:
+    """The rule the table follows, stated with its run counts."""
+    groups: dict[int, list[str]] = {}
+    for name, n in runs.items():
+        groups.setdefault(n, []).append(TASKS[name].column)
+    parts = [f"{n} run{'s' if n > 1 else ''} for {', '.join(cols)}" for n, cols in sorted(groups.items(), reverse=True)]
+    return ("GLUE validation scores x100: per task the max over N fine-tuning runs (" + "; ".join(parts) + "), "
+            "the reported run being the one with the largest last metric of the task (MNLI mm, MRPC accuracy, QQP F1, "
+            "STS-B Spearman), with mean +- std over the runs in brackets. average_bert leaves WNLI out, "
+            "average_glue does not; each averages the picked runs' task means. CoLA: Matthews corr.; MNLI: "
+            "matched/mismatched acc.; MRPC: F1/acc.; QQP: acc./F1; STS-B: Pearson/Spearman; others: acc. "
+            "Perplexity and eval loss: the pretrained model's held-out masked- or causal-LM figures.")
+
+
+def _fmt(value: float | None) -> str:
+    return "" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.1f}"
+
+
+def _cell(cell: TaskCell, with_spread: bool = True) -> str:
+    picked = cell.picked
+    if picked is None:
+        return ""
+    names = [r.name for r in cell.task.reported]
+    best = "/".join(_fmt(picked[n]) for n in names)
+    if not with_spread or len(cell.runs) < 2:
+        return best
+    spread = "/".join(f"{_fmt(m)}±{_fmt(s)}" for m, s in (cell.stats(n) for n in names))
+    return f"{best} ({spread})"
+
+
+def headers(tasks: list[str]) -> list[str]:
+    return ["model", "average_bert", "average_glue", *(TASKS[t].column for t in tasks), "perplexity", "eval loss"]
+
+
+def display_rows(rows: list[Row], tasks: list[str]) -> list[list[str]]:
+    out = []
+    for row in rows:
+        loss = row.pretrained.get("eval_loss")
+        out.append([row.label, _fmt(row.average(False)), _fmt(row.average(True)),
+                    *(_cell(row.cells[t]) for t in tasks), _fmt(row.pretrained.get("perplexity")),
+                    "" if loss is None else f"{loss:.3f}"])
+    return out
+
+
+def markdown(rows: list[Row], tasks: list[str], runs: dict[str, int]) -> str:
+    head = headers(tasks)
+    lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
+    lines += ["| " + " | ".join(r) + " |" for r in display_rows(rows, tasks)]
+    return "\n".join(lines) + f"\n\n{caption(runs)}\n"
+
+
+def latex(rows: list[Row], tasks: list[str], runs: dict[str, int]) -> str:
+    def esc(text: str) -> str:
+        return text.replace("_", r"\_").replace("±", r"$\pm$").replace("%", r"\%")
+
+    head = headers(tasks)
+    body = [" & ".join(esc(c) for c in r) + r" \\" for r in display_rows(rows, tasks)]
+    return "\n".join([r"\begin{table}[t]", r"\centering", r"\small", r"\begin{tabular}{l" + "r" * (len(head) - 1) + "}",
+                      r"\toprule", " & ".join(esc(h) for h in head) + r" \\", r"\midrule", *body, r"\bottomrule",
+                      r"\end{tabular}", r"\caption{" + esc(caption(runs)) + "}", r"\end{table}"]) + "\n"
+
+
+def csv_text(rows: list[Row], tasks: list[str]) -> str:
+    """Machine-readable: per reported value its max (picked run), mean, std and the run count."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    head = ["model", "average_bert", "average_glue"]
+    for t in tasks:
+        for r in TASKS[t].reported:
+            head += [f"{t}_{r.name}", f"{t}_{r.name}_mean", f"{t}_{r.name}_std"]
+        head.append(f"{t}_runs")
+    writer.writerow([*head, "perplexity", "eval_loss"])
+    for row in rows:
+        line: list[Any] = [row.label, row.average(False), row.average(True)]
+        for t in tasks:
+            cell = row.cells[t]
+            picked = cell.picked or {}
+            for r in cell.task.reported:
+                line += [picked.get(r.name), *cell.stats(r.name)]
+            line.append(len(cell.runs))
+        writer.writerow([*line, row.pretrained.get("perplexity"), row.pretrained.get("eval_loss")])
+    return out.getvalue()
+
+
+def write_tables(folder: Path, rows: list[Row], tasks: list[str], runs: dict[str, int]) -> dict[str, Path]:
+    """table.md, table.csv and table.tex in `folder`."""
+    files = {"markdown": folder / "table.md", "csv": folder / "table.csv", "latex": folder / "table.tex"}
+    atomic.write_text(files["markdown"], markdown(rows, tasks, runs))
+    atomic.write_text(files["csv"], csv_text(rows, tasks))
+    atomic.write_text(files["latex"], latex(rows, tasks, runs))
+    return files
