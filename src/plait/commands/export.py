@@ -29,8 +29,15 @@ def main(args: argparse.Namespace) -> int:
     if not (folder / "plait_model.json").is_file():
         raise UserError(f"{args.run}: not a run directory with a saved model (no model/plait_model.json)")
     family = json.loads((folder / "plait_model.json").read_text())["family"]
+    if family == "text":
+        from plait.models.text.export import export_model as export_text
+
+        target.parent.mkdir(parents=True, exist_ok=True)
+        record = export_text(folder, target)
+        print(f"{target}: {record['class']} (load with transformers.{record['auto_class']}.from_pretrained)")
+        return 0
     if family != "projector":
-        raise UserError(f"{args.run}: export supports the projector family, not {family}")
+        raise UserError(f"{args.run}: export supports the projector and text families, not {family}")
     from plait.models.projector.export import export_model
 
     target.parent.mkdir(parents=True, exist_ok=True)
