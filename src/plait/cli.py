@@ -15,8 +15,12 @@ def build_parser() -> argparse.ArgumentParser:
     """Parser with every subcommand found in plait.commands (each module: NAME, HELP, add_arguments, main)."""
     import plait.commands as commands
 
+    from plait.models.registry import specs
+
+    families = "\n".join(f"  {s.name:10s} {s.summary}" for s in specs())
     parser = argparse.ArgumentParser(
-        prog="plait", description="Train, evaluate, sweep, audit and compare multimodal language models."
+        prog="plait", description="Train, evaluate, sweep, audit and compare multimodal language models.",
+        epilog=f"model families (model.family):\n{families}", formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):

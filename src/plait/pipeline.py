@@ -12,14 +12,18 @@ from typing import Any, Callable, Iterator
 
 from rich.console import Console
 
+from plait.config.load import with_overrides
 from plait.config.schema import Experiment
 from plait.data.dataset import load_splits, screen
 from plait.data.normalize import normalize_targets
 from plait.errors import UserError
-from plait.evaluate.evaluate import evaluate_samples, write_eval
+from plait.evaluate.evaluate import write_eval
+from plait.evaluate.tasks import runner
 from plait.evaluate.generate import derive_max_new_tokens, mean_loss
-from plait.launch.ranks import is_main_process
-from plait.models.family import Built, get_family
+from plait.runs.ranks import is_main_process
+from plait.models.config import FamilyConfig
+from plait.models.family import BuildOptions, Built, saved_family
+from plait.models.registry import get_family
 from plait.runs import atomic
 from plait.runs.env import capture_env
 from plait.runs.load import load_run  # noqa: F401  (re-exported)
@@ -46,13 +50,20 @@ def prepare_data(exp: Experiment, dry_run: bool) -> Prepared:
     """Load and screen every split; raises UserError before any run directory exists."""
     family = get_family(exp.model.family)
     limit = exp.dry_run.max_samples if dry_run else None
-    splits = load_splits(exp.data, exp.seed, getattr(exp.model, "image_token", "<image>"), limit)
+    splits = load_splits(exp.data, exp.seed, exp.model.media_token(), limit)
     clean = exp.data.normalize_targets
     if clean is not None:
         splits["train"] = normalize_targets(splits["train"], clean.lowercase, clean.punctuation, clean.stopwords,
                                             clean.keep)
     kept, reports = screen(splits, family.checker(exp.model), exp.data.max_bad_fraction)
     return Prepared(kept, {k: dataclasses.asdict(v) for k, v in reports.items()})
+
+
+def dry_run_experiment(exp: Experiment) -> Experiment:
+    """`exp` shortened to `dry_run.max_steps` per stage, validated again."""
+    steps = exp.dry_run.max_steps
+    changes = {"train.max_steps": steps, **{f"stages.{i}.train.max_steps": steps for i in range(len(exp.stages))}}
+    return with_overrides(exp, changes, "--dry-run")
 
 
 def run_experiment(exp: Experiment, dry_run: bool = False, progress: bool = True,
@@ -68,10 +79,7 @@ def run_experiment(exp: Experiment, dry_run: bool = False, progress: bool = True
     if exp.init_from:
         init_folder(exp.init_from, exp.model)  # before any run directory exists
     if dry_run:
-        exp = exp.model_copy(update={"train": exp.train.model_copy(update={"max_steps": exp.dry_run.max_steps})})
-        short = [s.model_copy(update={"train": s.train.model_copy(update={"max_steps": exp.dry_run.max_steps})})
-                 for s in exp.stages]
-        exp = exp.model_copy(update={"stages": short})
+        exp = dry_run_experiment(exp)
     run = run or create_run_dir(exp.output_dir, exp.name, dry_run)
     if is_main_process():  # the other ranks of a distributed run only train
         atomic.write_yaml(run.config, exp.model_dump(mode="json"))
@@ -128,10 +136,11 @@ def execute(exp: Experiment, run: RunDir, data: Prepared, progress: bool, resume
     start = time.perf_counter()
     seed_everything(exp.seed, exp.deterministic)
     family = get_family(exp.model.family)
+    options = BuildOptions(label_smoothing=exp.train.label_smoothing)
     if exp.init_from:
-        built = family.load(init_folder(exp.init_from), exp.model, label_smoothing=exp.train.label_smoothing)
+        built = family.load(init_folder(exp.init_from, exp.model), exp.model, options)
     else:
-        built = family.build(exp.model, data.splits["train"], exp.train.label_smoothing)
+        built = family.build(exp.model, data.splits["train"], options)
     run.log({"step": 0, "split": "event", "event": "built", **built.info})
     max_new = exp.eval.max_new_tokens or derive_max_new_tokens(built.processor, data.splits["train"])
     validation = data.splits.get("validation") or []
@@ -143,7 +152,7 @@ def execute(exp: Experiment, run: RunDir, data: Prepared, progress: bool, resume
             raise UserError("train.eval_every is set but the data has no validation split "
                             "(add one, or set data.validation_from_train)")
         values = {"loss": mean_loss(built.model, built.processor, validation, exp.eval.batch_size)}
-        result, _ = evaluate_samples(built, validation, exp.eval, max_new, progress=False)
+        result, _ = runner(exp.eval.task)(built, validation, exp.eval, max_new, False)
         return values | result["values"]
 
     if exp.stages:
@@ -181,7 +190,7 @@ def evaluate_run_splits(exp: Experiment, run: RunDir, built: Built, data: Prepar
         samples = data.splits.get(split)
         if not samples:
             continue
-        result, predictions = evaluate_samples(built, samples, exp.eval, max_new, progress)
+        result, predictions = runner(exp.eval.task)(built, samples, exp.eval, max_new, progress)
         report = data.reports.get(split, {})
         coverage = {"evaluated": len(samples), "total": report.get("total", len(samples)),
                     "left_out": report.get("skipped", {})}
@@ -193,17 +202,17 @@ def evaluate_run_splits(exp: Experiment, run: RunDir, built: Built, data: Prepar
     return metrics
 
 
-def init_folder(path: str | Path, model: Any = None) -> Path:
-    """The saved model of the run named by `init_from`, checked against the experiment's `model` when given."""
+def init_folder(path: str | Path, model: FamilyConfig) -> Path:
+    """The saved model of the run named by `init_from`, checked against the experiment's `model`."""
     folder = Path(path) / "model"
     if not (folder / "plait_model.json").exists():
         raise UserError(f"init_from: {path} is not a run directory with a saved model (no model/plait_model.json)")
+    family = saved_family(folder)
+    if family != model.family:
+        raise UserError(f"init_from: {path} holds a {family} model, the experiment a {model.family} one")
     saved = atomic.read_json(folder / "plait_model.json")
-    if model is not None and saved.get("family") != model.family:
-        raise UserError(f"init_from: {path} holds a {saved.get('family')} model, the experiment a {model.family} one")
-    differences = getattr(model, "differences_from", None)
-    diff = differences(type(model).model_validate(saved["model"])) if differences else []
+    diff = model.differences_from(type(model).model_validate(saved["model"]))
     if diff:
         raise UserError(f"init_from: the experiment's model differs from {path}'s in {', '.join(diff[:5])}; "
-                        "only freezing, LoRA dropout and new LoRA adapters may change")
+                        "only what the family lets continued training change may differ (e.g. freezing)")
     return folder

@@ -12,7 +12,7 @@ from torch.testing import assert_close
 from plait.cli import main
 from plait.config.schema import Experiment
 from plait.evaluate.generate import generate, mean_loss
-from plait.models.family import get_family
+from plait.models.family import BuildOptions, get_family
 from plait.pipeline import prepare_data
 from plait.runs.rundir import create_run_dir
 from plait.train.loop import train
@@ -30,7 +30,7 @@ def trained(tmp_path_factory):
     data = prepare_data(exp, dry_run=False)
     family = get_family("projector")
     seed_everything(exp.seed)
-    built = family.build(exp.model, data.splits["train"], 0.0)
+    built = family.build(exp.model, data.splits["train"], BuildOptions())
     initial = {k: v.clone() for k, v in built.model.state_dict().items()}
     # an evaluation before training: on some CPUs bitsandbytes then repacks 4-bit weights for inference only
     losses = [mean_loss(built.model, built.processor, data.splits["train"])]

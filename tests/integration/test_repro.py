@@ -3,7 +3,6 @@ a component built outside the seeded scope is caught and named."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 
@@ -65,14 +64,15 @@ def test_component_built_outside_the_seeded_scope_is_caught_and_named(tmp_path, 
     def planted(name):
         family = real(name)
 
-        def build(*args, **kwargs):
-            built = family.build(*args, **kwargs)
-            with torch.random.fork_rng():
-                torch.seed()  # fresh entropy, as if this layer were built before seed_everything
-                built.model.projector.net[0].reset_parameters()
-            return built
+        class Planted(type(family)):
+            def build(self, *args, **kwargs):
+                built = family.build(*args, **kwargs)
+                with torch.random.fork_rng():
+                    torch.seed()  # fresh entropy, as if this layer were built before seed_everything
+                    built.model.projector.net[0].reset_parameters()
+                return built
 
-        return dataclasses.replace(family, build=build)
+        return Planted()
 
     monkeypatch.setattr(plait.pipeline, "get_family", planted)
     exp = write_experiment(tmp_path, "planted", **QUICK)

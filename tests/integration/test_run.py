@@ -12,7 +12,7 @@ from safetensors.torch import load_file
 
 from plait.cli import main
 from plait.config import load_experiment
-from plait.models.family import get_family
+from plait.models.family import BuildOptions, get_family
 from plait.pipeline import load_run, prepare_data
 from plait.runs.rundir import find_runs
 from plait.train.seed import seed_everything
@@ -59,7 +59,7 @@ def test_frozen_parts_stay_identical_and_trained_parts_change(finished):
     exp = load_experiment(path)
     data = prepare_data(exp, dry_run=False)
     seed_everything(exp.seed)
-    initial = get_family("projector").build(exp.model, data.splits["train"], 0.0).model.state_dict()
+    initial = get_family("projector").build(exp.model, data.splits["train"], BuildOptions()).model.state_dict()
     final = load_file(str(run.model / "model.safetensors")) | {  # the projector is saved apart from the bases
         f"projector.{k}": v for k, v in load_file(str(run.model / "projector.safetensors")).items()}
     vision = [k for k in final if k.startswith("vision.")]

@@ -15,7 +15,7 @@ from safetensors.torch import load_file
 from plait.cli import main
 from plait.config import load_experiment
 from plait.errors import UserError
-from plait.launch.config import SlurmConfig
+from plait.config.launch import SlurmConfig
 from plait.launch.slurm import CLUSTER_ENV, submit
 from plait.runs import atomic
 from plait.runs.rundir import find_runs

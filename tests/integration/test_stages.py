@@ -12,7 +12,7 @@ from safetensors.torch import load_file
 from plait.cli import main
 from plait.config import load_experiment
 from plait.errors import ConfigError
-from plait.models.family import get_family
+from plait.models.family import BuildOptions, get_family
 from plait.pipeline import prepare_data
 from plait.runs.rundir import find_runs
 from plait.train.seed import seed_everything
@@ -34,7 +34,7 @@ def staged(tmp_path_factory):
     (run,) = find_runs([folder / "runs"])
     exp = load_experiment(path)
     seed_everything(exp.seed)
-    initial = get_family("projector").build(exp.model, prepare_data(exp, False).splits["train"], 0.0).model
+    initial = get_family("projector").build(exp.model, prepare_data(exp, False).splits["train"], BuildOptions()).model
     return {"folder": folder, "path": path, "run": run, "exp": exp, "initial": initial.state_dict()}
 
 

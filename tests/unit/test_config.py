@@ -82,7 +82,7 @@ def test_python_function_experiment(tmp_path):
 
 
 def test_bad_override_names_the_flag():
-    with pytest.raises(UserError, match="override `train.lr`: expected key.sub=value"):
+    with pytest.raises(UserError, match="--set train.lr: expected key.sub=value"):
         load_experiment("experiments/quickstart.yaml", ["train.lr"])
 
 

@@ -52,7 +52,7 @@ def test_fsdp_and_zero_3_are_refused_with_the_reason_before_any_run(tmp_path, ca
     spec = write_experiment(tmp_path, **{"train.max_steps": 2})
     assert main(["run", str(spec), "--nproc", "2", "--set", "train.distributed.kind=fsdp"]) == 2
     err = capsys.readouterr().err
-    assert "train.distributed: kind: fsdp is not supported yet (plait evaluates and saves on rank 0" in err
+    assert "--set train.distributed.kind: fsdp is not supported yet (plait evaluates and saves on rank 0" in err
     assert len(err.strip().splitlines()) == 1 and not (tmp_path / "runs").exists()
     (tmp_path / "z3.json").write_text(json.dumps({"zero_optimization": {"stage": 3}}))
     for given, where in (("z3.json", str(tmp_path / "z3.json")), ("{zero_optimization: {stage: 3}}", "the inline settings")):
@@ -99,7 +99,7 @@ def test_deepspeed_inline_settings_are_forwarded(tmp_path, deepspeed_installed):
 def test_deepspeed_file_problems_name_the_field(tmp_path, deepspeed_installed):
     (tmp_path / "bad.json").write_text("{zero: ")
     missing = problems(tmp_path, "train.distributed={kind: deepspeed, config: nope.json}")
-    assert missing == [f"{tmp_path / 'tiny.yaml'}: train.distributed.config: got 'nope.json': DeepSpeed config file "
+    assert missing == ["--set train.distributed: train.distributed.config: got 'nope.json': DeepSpeed config file "
                        f"{tmp_path / 'nope.json'} not found; give a JSON file or the settings inline"]
     bad = problems(tmp_path, "train.distributed={kind: deepspeed, config: bad.json}")
     assert len(bad) == 1 and "train.distributed.config" in bad[0] and "is not valid JSON" in bad[0]

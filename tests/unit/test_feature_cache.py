@@ -13,7 +13,7 @@ from torch.testing import assert_close
 from plait.config.schema import Experiment
 from plait.errors import UserError
 from plait.models.components.feature_cache import FeatureCache, content_key, encoder_fingerprint, unsafe_reason
-from plait.models.family import get_family
+from plait.models.family import BuildOptions, get_family
 from plait.pipeline import prepare_data
 from plait.runs import atomic
 from plait.runs.rundir import create_run_dir
@@ -32,7 +32,7 @@ def build(**updates):
     exp = Experiment.model_validate(tiny(**updates))
     data = prepare_data(exp, dry_run=False)
     seed_everything(exp.seed)
-    return exp, data, get_family("projector").build(exp.model, data.splits["train"], 0.0)
+    return exp, data, get_family("projector").build(exp.model, data.splits["train"], BuildOptions())
 
 
 def test_cached_training_equals_recomputing(cache_dir, tmp_path):

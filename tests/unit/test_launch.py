@@ -10,9 +10,9 @@ import pytest
 
 from plait.config import load_experiment
 from plait.errors import ConfigError, UserError
-from plait.launch.config import LaunchConfig, SlurmConfig
+from plait.config.launch import LaunchConfig, SlurmConfig
 from plait.launch.flags import add_launch_arguments, child_arguments, launch_config
-from plait.launch.ranks import FollowerRunDir, launched_run_dir
+from plait.runs.ranks import FollowerRunDir, launched_run_dir
 from plait.launch.torchrun import Topology, torchrun_command
 from tests.tiny import write_experiment
 
@@ -47,7 +47,7 @@ def test_flags_override_the_section_and_keep_the_rest():
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--nproc", "0"], "--nproc: must be at least 1"),
+    (["--nproc", "0"], "--nproc: got 0: Input should be greater than or equal to 1"),
     (["--sbatch", "qos"], "--sbatch qos: expected KEY=VALUE"),
     (["--nnodes", "2"], "--rdzv-endpoint HOST:PORT and --rdzv-id"),
     (["--nnodes", "2", "--rdzv-endpoint", "h:1", "--rdzv-id", "x", "--node-rank", "2"], "--node-rank: must be in 0..1"),

@@ -8,7 +8,7 @@ from torch.testing import assert_close
 
 from plait.config.schema import Experiment
 from plait.data.sample import Sample
-from plait.models.family import get_family
+from plait.models.family import BuildOptions, get_family
 from plait.models.projector.llava import llava_misfit, to_llava
 from plait.pipeline import prepare_data
 from plait.train.seed import seed_everything
@@ -19,7 +19,7 @@ def built_and_llava(**updates):
     exp = Experiment.model_validate(tiny(**{"model.vision.cache_features": False, **updates}))  # Llava takes pixels
     data = prepare_data(exp, dry_run=True)
     seed_everything(0)
-    built = get_family("projector").build(exp.model, data.splits["train"], 0.0)
+    built = get_family("projector").build(exp.model, data.splits["train"], BuildOptions())
     model = built.model.eval()
     llava = to_llava(model.vision, model.projector, model.language, exp.model, model.image_token_id,
                      built.processor.num_image_tokens)

@@ -10,7 +10,7 @@ from plait.config.schema import Experiment
 from plait.data.packing import FlatteningCollator, check_padding_free
 from plait.data.sample import Sample
 from plait.errors import UserError
-from plait.models.family import get_family
+from plait.models.family import BuildOptions, get_family
 from plait.pipeline import prepare_data
 from plait.runs import atomic
 from plait.runs.rundir import create_run_dir
@@ -24,7 +24,7 @@ def setup():
     exp = Experiment.model_validate(tiny(**{"model.vision.cache_features": False}))
     data = prepare_data(exp, dry_run=False)
     seed_everything(0)
-    built = get_family("projector").build(exp.model, data.splits["train"], 0.0)
+    built = get_family("projector").build(exp.model, data.splits["train"], BuildOptions())
     # widely varying lengths: targets of 1 to 20 words, some samples without an image
     samples = [Sample(id=str(i), prompt=s.prompt, target=" ".join([s.target] * (1 + 3 * i)),
                       media=s.media if i % 3 else None) for i, s in enumerate(data.splits["train"][:7])]
@@ -76,7 +76,7 @@ def _losses(setup, tmp_path, **train_updates):
     exp, data, _, _ = setup
     cfg = exp.train.model_copy(update={"max_steps": 3, "log_every": 1, **train_updates})
     seed_everything(0)
-    built = get_family("projector").build(exp.model, data.splits["train"], 0.0)
+    built = get_family("projector").build(exp.model, data.splits["train"], BuildOptions())
     run = create_run_dir(tmp_path, "packing")
     train(cfg, run, built, data.splits["train"], 0, evaluate=dict, progress=False)
     return [r["loss"] for r in atomic.read_jsonl(run.metrics) if r.get("split") == "train" and "loss" in r]

@@ -12,7 +12,7 @@ from torch.testing import assert_close
 from plait.config.load import format_errors
 from plait.config.schema import Experiment
 from plait.errors import UserError
-from plait.models.family import get_family
+from plait.models.family import BuildOptions, get_family
 from plait.pipeline import prepare_data
 from plait.runs.rundir import create_run_dir
 from plait.train.loop import train
@@ -26,7 +26,7 @@ def build(**updates):
     exp = Experiment.model_validate(tiny(**updates))
     data = prepare_data(exp, dry_run=True)
     seed_everything(0)
-    return exp, data, get_family("projector").build(exp.model, data.splits["train"], 0.0)
+    return exp, data, get_family("projector").build(exp.model, data.splits["train"], BuildOptions())
 
 
 def lora_b(model) -> dict[str, torch.Tensor]:
@@ -62,7 +62,7 @@ def test_bad_peft_settings_are_config_errors(language, message):
     raw["model"]["tokenizer"] = {}
     with pytest.raises(ValidationError) as err:
         Experiment.model_validate(raw)
-    assert message in "\n".join(format_errors(err.value, "x.yaml"))
+    assert message in "\n".join(format_errors(err.value, Experiment, "x.yaml"))
 
 
 def test_lora_weights_train_under_gradient_checkpointing_with_frozen_inputs(tmp_path):

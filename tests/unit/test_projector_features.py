@@ -9,7 +9,7 @@ from torch.testing import assert_close
 
 from plait.config.schema import Experiment
 from plait.data.sample import Sample
-from plait.models.family import get_family
+from plait.models.family import BuildOptions, get_family
 from plait.pipeline import prepare_data
 from plait.train.seed import seed_everything
 from tests.tiny import tiny
@@ -20,7 +20,7 @@ def build(**updates):
     exp = Experiment.model_validate(tiny(**{"model.vision.cache_features": False, **updates}))
     data = prepare_data(exp, dry_run=True)
     seed_everything(0)
-    return get_family("projector").build(exp.model, data.splits["train"], 0.0), data.splits["test"]
+    return get_family("projector").build(exp.model, data.splits["train"], BuildOptions()), data.splits["test"]
 
 
 def pixels(built, samples):

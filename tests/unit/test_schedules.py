@@ -23,7 +23,7 @@ def curve(schedule: dict, steps: int = 100, lr: float = 1.0) -> list[float]:
 
 def test_constant_with_warmup():
     values = curve({"kind": "constant", "warmup_steps": 10})
-    assert values[0] == pytest.approx(1 / 11)
+    assert values[0] == 0.0 and values[5] == pytest.approx(0.5)  # warm-up from 0, as its docstring says
     assert values[5] < values[9] < 1.0
     assert values[10:] == pytest.approx([1.0] * 90)
 
@@ -55,3 +55,21 @@ def test_one_cycle_peaks_at_pct_start():
     peak = max(range(100), key=values.__getitem__)
     assert 28 <= peak <= 31 and values[peak] == pytest.approx(1.0, abs=1e-3)
     assert values[0] == pytest.approx(1 / 25) and values[-1] < values[0]
+
+
+def test_warmup_then_decay_matches_transformers_get_scheduler():
+    from transformers import get_scheduler
+
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    reference = get_scheduler("linear", opt, num_warmup_steps=10, num_training_steps=100)
+    expected = []
+    for _ in range(100):
+        expected.append(opt.param_groups[0]["lr"])
+        opt.step()
+        reference.step()
+    assert curve({"kind": "linear", "warmup_steps": 10}) == expected
+
+
+def test_torch_schedules_get_the_same_warmup_ramp():
+    step = curve({"kind": "step", "step_size": 25, "gamma": 0.5, "warmup_steps": 4})
+    assert step[:5] == pytest.approx([0.0, 0.25, 0.5, 0.75, 1.0])

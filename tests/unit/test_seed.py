@@ -11,7 +11,7 @@ from torch.utils.data import Dataset
 from transformers import Trainer
 
 from plait.config.schema import Experiment
-from plait.models.family import get_family
+from plait.models.family import BuildOptions, get_family
 from plait.pipeline import prepare_data
 from plait.train.config import TrainConfig
 from plait.train.loop import training_arguments
@@ -34,7 +34,7 @@ def train_samples(exp):
 def build(exp, samples, seed: int) -> dict[str, torch.Tensor]:
     torch.manual_seed(1234 + seed * 7)  # whatever state the global generator was left in must not matter
     seed_everything(seed)
-    model = get_family(exp.model.family).build(exp.model, samples, 0.0).model
+    model = get_family(exp.model.family).build(exp.model, samples, BuildOptions()).model
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 

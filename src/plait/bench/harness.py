@@ -17,10 +17,12 @@ import torch
 from plait.bench.flops import Part, mfu, passes, peak_flops, step_flops
 from plait.bench.probe import Probe
 from plait.bench.reference import reference_loader, reference_train
+from plait.config.load import with_overrides
 from plait.config.schema import Experiment
 from plait.data.dataset import EncodedDataset
 from plait.data.packing import FlatteningCollator
-from plait.models.family import Built, get_family
+from plait.models.family import BuildOptions, Built
+from plait.models.registry import get_family
 from plait.pipeline import Prepared, prepare_data
 from plait.runs import atomic
 from plait.runs.rundir import create_run_dir
@@ -47,13 +49,14 @@ def timed_experiment(exp: Experiment, steps: int) -> Experiment:
     """`exp` trained for exactly `steps` optimizer steps, with no evaluation or checkpoints on the way."""
     quiet = {"max_steps": steps, "eval_every": -1, "save_every": -1, "early_stopping": None,
              "select_best": False, "average_checkpoints": None}
-    return exp.model_copy(update={"train": exp.train.model_copy(update=quiet)})
+    return with_overrides(exp, {f"train.{k}": v for k, v in quiet.items()}, "plait bench")
 
 
 def build(exp: Experiment, data: Prepared) -> Built:
     """The experiment's model, built under its seed, as `plait run` builds it."""
     seed_everything(exp.seed, exp.deterministic)
-    return get_family(exp.model.family).build(exp.model, data.splits["train"], exp.train.label_smoothing)
+    options = BuildOptions(label_smoothing=exp.train.label_smoothing)
+    return get_family(exp.model.family).build(exp.model, data.splits["train"], options)
 
 
 def run_plait(exp: Experiment, data: Prepared, workdir: Path, sync: bool = True) -> Timing:
@@ -74,7 +77,7 @@ def run_reference(exp: Experiment, data: Prepared, sync: bool = True) -> Timing:
 
     built = build(exp, data)
     cfg, samples, processor = exp.train, data.splits["train"], built.processor
-    if getattr(processor, "features", None) is not None:
+    if processor.features is not None:
         processor.prepare_training(samples)  # the cache belongs to the data, which both sides share
     collate = FlatteningCollator(processor.collate) if cfg.padding_free else processor.collate
     sampler = None
@@ -114,7 +117,7 @@ def estimate_step_flops(built: Built, probe: Probe, warmup: int) -> float:
     tokens = sum(int(b.tokens) for b in window) / steps
     sequences = sum(int(b.samples) for b in window) / steps
     images = sum(b.images for b in window) / steps
-    cached = getattr(built.processor, "features", None) is not None
+    cached = built.processor.features is not None
 
     def trains(module: torch.nn.Module) -> bool:
         return any(p.requires_grad for p in module.parameters())
@@ -127,14 +130,14 @@ def estimate_step_flops(built: Built, probe: Probe, warmup: int) -> float:
         matmul_params -= language.get_input_embeddings().weight.numel()  # a lookup, not a product
     parts = [Part(matmul_params, int(tokens), passes(trains(language), True), config.num_hidden_layers,
                   config.hidden_size, tokens / max(sequences, 1))]
-    vision = getattr(model, "vision", None)
-    if vision is not None and images and not cached:
+    vision = model.vision  # bench is declared by the projector family only (registry: bench=True)
+    if images and not cached:
         patches = int(images * built.processor.num_image_tokens)
         width = getattr(vision.config, "hidden_size", 0)
         parts.append(Part(sum(p.numel() for p in vision.parameters()), patches, passes(trains(vision), False),
                           getattr(vision.config, "num_hidden_layers", 0), width, built.processor.num_image_tokens))
-    projector = getattr(model, "projector", None)
-    if projector is not None and images:
+    projector = model.projector
+    if images:
         parts.append(Part(sum(p.numel() for p in projector.parameters()),
                           int(images * built.processor.num_image_tokens), passes(trains(projector), False)))
     return step_flops(parts)

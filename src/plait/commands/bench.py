@@ -44,6 +44,11 @@ def main(args: argparse.Namespace) -> int:
     if args.repeats < 1:
         raise UserError(f"--repeats {args.repeats}: give at least 1")
     exp = load_experiment(args.experiment, args.overrides)
+    from plait.models.registry import capabilities, specs
+
+    if not capabilities(exp.model.family).bench:
+        timed = ", ".join(s.name for s in specs() if s.capabilities.bench)
+        raise UserError(f"{args.experiment}: model.family: plait bench times the {timed} family, not {exp.model.family}")
     load_before = load()
     peak = args.peak_tflops * 1e12 if args.peak_tflops else None
     timings = compare(exp, args.steps, args.warmup, args.repeats, not args.no_reference, not args.no_sync, peak)

@@ -36,8 +36,8 @@ def open_run(path: str) -> RunDir:
 
 def compare(a: RunDir, b: RunDir, step: int | None) -> dict[str, Any]:
     """Config, environment, loss and weight differences of two runs."""
-    from plait.repro.configs import with_defaults
-    from plait.repro.dicts import differences
+    from plait.runs.configs import with_defaults
+    from plait.runs.dicts import differences
     from plait.repro.losses import first_divergence, loss_series
     from plait.repro.weights import compare_files, summary, weights_files
 

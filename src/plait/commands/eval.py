@@ -20,23 +20,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    from plait.config.load import with_overrides
     from plait.evaluate.generate import derive_max_new_tokens
     from plait.pipeline import evaluate_run_splits, load_run, prepare_data
 
-    for flag, value in (("--num-beams", args.num_beams), ("--max-new-tokens", args.max_new_tokens)):
-        if value is not None and value < 1:
-            raise UserError(f"{flag}: must be a positive whole number, got {value}")
     run, exp, built = load_run(args.run)
     data = prepare_data(exp, dry_run=bool(run.status().get("dry_run")))
     if not data.splits.get(args.split):
         raise UserError(f"--split {args.split}: the run's data has no {args.split} split "
                         f"(available: {', '.join(sorted(data.splits))})")
-    updates = {"splits": [args.split]}
-    if args.num_beams is not None:
-        updates["num_beams"] = args.num_beams
-    if args.max_new_tokens is not None:
-        updates["max_new_tokens"] = args.max_new_tokens
-    exp = exp.model_copy(update={"eval": exp.eval.model_copy(update=updates)})
+    exp = with_overrides(exp, {"eval.splits": [args.split]}, "--split")
+    for flag, key, value in (("--num-beams", "eval.num_beams", args.num_beams),
+                             ("--max-new-tokens", "eval.max_new_tokens", args.max_new_tokens)):
+        if value is not None:
+            exp = with_overrides(exp, {key: value}, flag)
     max_new = exp.eval.max_new_tokens or derive_max_new_tokens(built.processor, data.splits["train"])
     metrics = evaluate_run_splits(exp, run, built, data, max_new, progress=not args.no_progress)
     values = metrics.get(args.split, {})

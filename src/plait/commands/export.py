@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from plait.errors import UserError
@@ -28,20 +27,15 @@ def main(args: argparse.Namespace) -> int:
     folder = Path(args.run) / "model"
     if not (folder / "plait_model.json").is_file():
         raise UserError(f"{args.run}: not a run directory with a saved model (no model/plait_model.json)")
-    family = json.loads((folder / "plait_model.json").read_text())["family"]
-    if family == "text":
-        from plait.models.text.export import export_model as export_text
+    from plait.models.family import saved_family
+    from plait.models.registry import capabilities, get_family, specs
 
-        target.parent.mkdir(parents=True, exist_ok=True)
-        record = export_text(folder, target)
-        print(f"{target}: {record['class']} (load with transformers.{record['auto_class']}.from_pretrained)")
-        return 0
-    if family != "projector":
-        raise UserError(f"{args.run}: export supports the projector and text families, not {family}")
-    from plait.models.projector.export import export_model
-
+    family = saved_family(folder)
+    if not capabilities(family).export:
+        exported = ", ".join(s.name for s in specs() if s.capabilities.export)
+        raise UserError(f"{args.run}: the {family} family has no export; families with one: {exported}")
     target.parent.mkdir(parents=True, exist_ok=True)
-    record = export_model(folder, target, args.merge)
+    record = get_family(family).export(folder, target, args.merge)
     adapter = f", adapter in {target / record['adapter']}" if record["adapter"] else ""
     print(f"{target}: {record['class']}{' (4-bit)' if record['quantized_4bit'] else ''}{adapter}")
     return 0

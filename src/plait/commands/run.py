@@ -33,7 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     from plait.pipeline import resume_experiment, run_experiment
     from plait.launch.dispatch import launch_elsewhere
-    from plait.launch.ranks import announce_rank, is_main_process, launched_run_dir, launched_rank
+    from plait.runs.ranks import announce_rank, is_main_process, launched_run_dir, launched_rank
     from plait.train.preempt import PREEMPTED_EXIT
     from plait.train.resume import find_run, plan_resume
     from plait.train.seed import prepare_determinism

@@ -47,7 +47,7 @@ def main(args: argparse.Namespace) -> int:
     sweep_set, exp_set = split_overrides(args.overrides)
     cfg = load_sweep(args.sweep, sweep_set)
     if args.launcher == "slurm":
-        from plait.launch.config import SlurmConfig
+        from plait.config.launch import SlurmConfig
         from plait.sweep import backend
         from plait.launch.sweep import sweep_on_slurm
 
@@ -58,7 +58,7 @@ def main(args: argparse.Namespace) -> int:
                         f"{backend.sweep_dir(cfg)}")
         return 0
     if args.launcher == "ray":
-        from plait.launch.config import RayConfig
+        from plait.config.launch import RayConfig
         from plait.launch.sweep import sweep_on_ray
 
         if args.max_retries < 0:

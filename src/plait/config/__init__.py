@@ -6,7 +6,7 @@ from typing import Any
 
 
 def load_experiment(*args: Any, **kwargs: Any) -> Any:
-    """See plait.config.load.load_experiment (imported lazily: config sections import plait.config.base)."""
+    """See plait.config.load.load_experiment (imported lazily: config sections import plait.core.strict)."""
     from plait.config.load import load_experiment as load
 
     return load(*args, **kwargs)

@@ -1,23 +1,25 @@
-"""The experiment: one typed, strict document that every command reads."""
+"""The experiment: one typed, strict document that every command reads.
+
+The `model` section is a union over the families in plait.models.registry (rebuilt when one registers), and
+each combination a family cannot do fails here, at `plait validate`, from the capabilities it declares.
+Nothing here imports torch.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated, Union
+from typing import Annotated, Any, Union
 
 from pydantic import Field, model_validator
 
-from plait.config.base import Strict
+from plait.core.strict import Strict
+from plait.core.fields import FolderName
 from plait.data.config import DataConfig
 from plait.evaluate.config import EvalConfig
-from plait.launch.config import LaunchConfig
-from plait.models.mapper.config import MapperModelConfig
-from plait.models.projector.config import ProjectorModelConfig
-from plait.models.text.config import TextModelConfig
-from plait.train.config import TrainConfig
-from plait.train.stages import StageConfig, resolve_stage_train
-from plait.config.types import FolderName
-
-ModelConfig = Annotated[Union[ProjectorModelConfig, MapperModelConfig, TextModelConfig], Field(discriminator="family")]
+from plait.evaluate.tasks import TASKS
+from plait.config.launch import LaunchConfig
+from plait.models import registry
+from plait.models.config import FamilyConfig
+from plait.train.config import StageConfig, TrainConfig, resolve_stage_train
 
 
 class DryRunConfig(Strict):
@@ -29,21 +31,26 @@ class DryRunConfig(Strict):
     """Optimizer steps."""
 
 
+def _model_union() -> Any:
+    configs = tuple(spec.config for spec in registry.specs())
+    return Annotated[Union[configs], Field(discriminator="family")]  # noqa: UP007 (a runtime tuple)
+
+
 class Experiment(Strict):
     """One experiment: model, data, training, evaluation, seed and output."""
 
     name: FolderName
     """Experiment name; runs go to `<output_dir>/<name>/<run-id>`. Defaults to the file name."""
-    seed: int = 0
-    """Seed applied before any component is built, and to data order."""
+    seed: int = Field(0, ge=0, lt=2**32)
+    """Seed applied before any component is built, and to data order (0 <= seed < 2^32)."""
     deterministic: bool = False
     """Use PyTorch's deterministic algorithms (slower on GPU)."""
     output_dir: str = "runs"
     """Folder that holds `<name>/<run-id>` run directories (relative to the working directory)."""
     tags: dict[str, str] = {}
     """Free-form labels recorded with each run (sweep and trial are set by plait sweep)."""
-    model: ModelConfig
-    """The model family and its parts."""
+    model: FamilyConfig
+    """The model family and its parts (`family` chooses one of the registered families: `plait --help` lists them)."""
     data: DataConfig = DataConfig()
     """The data."""
     train: TrainConfig = TrainConfig()
@@ -69,10 +76,11 @@ class Experiment(Strict):
         names = [stage.name for stage in self.stages]
         if len(set(names)) != len(names):
             raise ValueError(f"stages: names must differ, got {names}")
-        check = getattr(self.model, "trainable_problems", None)
-        if self.stages and check is None:
-            raise ValueError(f"stages: the {self.model.family} family does not support stages")
-        problems = [f"stages[{i}].trainable: {p}" for i, stage in enumerate(self.stages) for p in check(stage.trainable)]
+        groups = registry.capabilities(self.model.family).stage_groups
+        if self.stages and not groups:
+            raise ValueError(f"stages: the {self.model.family} family trains in one stage (it declares no stage groups)")
+        problems = [f"stages[{i}].trainable: {p}" for i, stage in enumerate(self.stages)
+                    for p in self.model.trainable_problems(stage.trainable, groups)]
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -80,9 +88,55 @@ class Experiment(Strict):
     @model_validator(mode="after")
     def _padding_free(self) -> "Experiment":
         where = ["train"] * self.train.padding_free + [f"stages[{i}].train" for i, s in enumerate(self.stages)
-                                                       if s.train is not None and s.train.padding_free]
-        if where and not self.model.padding_free_ok:
-            raise ValueError(f"{where[0]}.padding_free: the {self.model.family} family cannot pack sequences "
-                             "(its forward takes no position ids); use it with the projector family, or set it false")
+                                                       if s.train.padding_free]
+        if where and not registry.capabilities(self.model.family).packing:
+            packs = [s.name for s in registry.specs() if s.capabilities.packing]
+            raise ValueError(f"{where[0]}.padding_free: the {self.model.family} family cannot pack sequences; "
+                             f"families that can: {', '.join(packs) or 'none'}; or set it false")
         return self
 
+    @model_validator(mode="after")
+    def _evaluation(self) -> "Experiment":
+        """eval.task, eval.metrics, eval.headline and every train.metric name what the evaluation produces."""
+        supported = registry.capabilities(self.model.family).eval_tasks
+        ev = self.eval
+        task_name = ev.task or self.model.default_eval_task(supported)
+        if task_name not in supported or task_name not in TASKS:
+            raise ValueError(f"eval.task: the {self.model.family} family is evaluated by "
+                             f"{', '.join(t for t in supported if t in TASKS)}, not {task_name!r}")
+        problem = self.model.eval_task_problem(task_name)
+        if problem:
+            raise ValueError(f"eval.task: {problem}")
+        task = TASKS[task_name]
+        metrics = list(task.defaults) if ev.metrics is None else ev.metrics
+        unknown = [m for m in metrics if m not in task.metrics]
+        if unknown or not metrics:
+            raise ValueError(f"eval.metrics: {unknown or metrics!r} not computed by task {task_name}; "
+                             f"valid: {', '.join(task.metrics)}")
+        produced = ["loss", *metrics]
+        headline = ev.headline or metrics[0]
+        if headline not in metrics:
+            raise ValueError(f"eval.headline: {headline!r} is not in eval.metrics ({', '.join(metrics)})")
+        where = [("train.metric", self.train.metric)] + [(f"stages[{i}].train.metric", s.train.metric)
+                                                         for i, s in enumerate(self.stages)]
+        for key, value in where:
+            if value not in produced:
+                raise ValueError(f"{key}: {value!r} is not produced by the evaluation; valid: {', '.join(produced)}")
+        if (ev.task, ev.metrics, ev.headline) != (task_name, metrics, headline):
+            object.__setattr__(self, "eval", ev.model_copy(update={"task": task_name, "metrics": metrics,
+                                                                     "headline": headline}))
+        return self
+
+    def produced_metrics(self) -> list[str]:
+        """Metrics an in-training validation reports: the validation loss and `eval.metrics`."""
+        return ["loss", *(self.eval.metrics or [])]
+
+
+def _rebuild() -> None:
+    Experiment.model_fields["model"].annotation = _model_union()
+    Experiment.model_fields["model"].discriminator = "family"
+    Experiment.model_rebuild(force=True)
+
+
+registry.on_change(_rebuild)
+_rebuild()

@@ -6,8 +6,8 @@ from typing import Annotated, Literal, Union
 
 from pydantic import Field, model_validator
 
-from plait.config.base import Strict
-from plait.config.types import FilePath
+from plait.core.strict import Strict
+from plait.core.fields import FilePath
 from plait.data.text_config import BuiltinGlueSource, BuiltinTextSource, HfSource, TextSource
 
 

@@ -7,8 +7,8 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, ValidationInfo
 
-from plait.config.base import Strict
-from plait.config.types import FilePath
+from plait.core.fields import FilePath
+from plait.core.strict import Strict
 
 
 def _resolve_pattern(value: str, info: ValidationInfo) -> str:

@@ -13,19 +13,10 @@ from plait.runs import atomic
 from plait.runs.rundir import RunDir, now
 
 
-RUNNERS = {"classify": "plait.evaluate.classify:classify", "perplexity": "plait.evaluate.perplexity:perplexity"}
-"""Evaluation tasks other than generate: runner(built, samples, eval_cfg, max_new_tokens, progress)."""
-
-
 def evaluate_samples(
     built: Any, samples: list[Sample], cfg: EvalConfig, max_new_tokens: int, progress: bool = True
 ) -> tuple[dict[str, Any], list[str]]:
-    """Metrics and predictions for `samples`."""
-    if cfg.task != "generate":
-        import importlib
-
-        module, _, name = RUNNERS[cfg.task].partition(":")
-        return getattr(importlib.import_module(module), name)(built, samples, cfg, max_new_tokens, progress)
+    """The `generate` task: metrics and predictions for `samples`."""
     start = time.perf_counter()
     predictions = generate(built.model, built.processor, samples, max_new_tokens, cfg.num_beams,
                            cfg.batch_size, progress=progress)
@@ -44,10 +35,10 @@ def write_eval(
     if scored:  # the runner left some samples out too (e.g. unlabelled ones)
         coverage = {**coverage, "evaluated": scored["evaluated"],
                     "left_out": {**coverage.get("left_out", {}), **scored["left_out"]}}
-    coverage = {**coverage, "fraction": round(coverage["evaluated"] / coverage["total"], 4) if coverage["total"] else 0.0}
-    record = {"split": split, "metrics": result["values"], "signatures": result["signatures"],
-              "generation": result.get("generation"), "coverage": coverage, "seconds": result["seconds"],
-              "written": now()}
+    if coverage.get("total"):
+        coverage = {**coverage, "fraction": round(coverage["evaluated"] / coverage["total"], 4)}
+    extra = {k: v for k, v in result.items() if k not in ("values", "coverage")}
+    record = {"split": split, "metrics": result["values"], **extra, "coverage": coverage, "written": now()}
     lines = [
         {"id": s.id, "prompt": s.prompt, "prediction": p, "reference": s.target}
         for s, p in zip(samples, predictions, strict=True)

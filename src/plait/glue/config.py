@@ -6,8 +6,8 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
-from plait.config.base import Strict
-from plait.config.types import FolderName
+from plait.core.fields import FolderName
+from plait.core.strict import Strict
 from plait.glue.tasks import NAMES, TASKS
 
 TaskName = Literal["cola", "mnli", "mrpc", "qnli", "qqp", "rte", "sst2", "stsb", "wnli"]

@@ -9,7 +9,7 @@ import sys
 from rich.console import Console
 
 from plait.config.schema import Experiment
-from plait.launch.config import LaunchConfig
+from plait.config.launch import LaunchConfig
 from plait.launch.flags import child_arguments, launch_config
 from plait.launch.torchrun import Topology, launch, shared_run_dir
 from plait.runs.rundir import RunDir

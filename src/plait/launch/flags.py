@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
-
+from plait.core.loader import Override, validate
 from plait.errors import UserError
-from plait.launch.config import LaunchConfig
+from plait.config.launch import LaunchConfig
 
 
 def add_launch_arguments(parser: argparse.ArgumentParser) -> None:
@@ -35,24 +34,25 @@ def add_launch_arguments(parser: argparse.ArgumentParser) -> None:
                        help="with --launcher ray: the Ray cluster (default: start Ray on this machine)")
 
 
+FLAG_KEYS = {"launcher": "launcher", "nproc": "nproc", "nnodes": "nnodes", "partition": "slurm.partition",
+             "account": "slurm.account", "nodes": "slurm.nodes", "gpus_per_node": "slurm.gpus_per_node",
+             "time_min": "slurm.time_min", "address": "ray.address"}
+"""Each launch flag (argparse dest) and the `launch.` key it sets."""
+
+
 def launch_config(args: argparse.Namespace, base: LaunchConfig) -> LaunchConfig:
-    """The experiment's launch section with the given flags applied."""
-    top: dict[str, Any] = {k: v for k, v in (("launcher", args.launcher), ("nproc", args.nproc),
-                                              ("nnodes", args.nnodes)) if v is not None}
-    slurm: dict[str, Any] = {k: v for k, v in (("partition", args.partition), ("account", args.account),
-                                                ("nodes", args.nodes), ("gpus_per_node", args.gpus_per_node),
-                                                ("time_min", args.time_min)) if v is not None}
+    """The experiment's launch section with the given flags applied, validated as the section is."""
+    items = [Override(key, getattr(args, dest), f"--{dest.replace('_', '-')}")
+             for dest, key in FLAG_KEYS.items() if getattr(args, dest) is not None]
+    sbatch = dict(base.slurm.sbatch)
     for item in args.sbatch:
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise UserError(f"--sbatch {item}: expected KEY=VALUE, e.g. --sbatch constraint=a100")
-        slurm.setdefault("sbatch", dict(base.slurm.sbatch))[key.lstrip("-")] = value
-    for name, value in {**top, **slurm}.items():
-        if isinstance(value, int) and value < (0 if name == "gpus_per_node" else 1):
-            raise UserError(f"--{name.replace('_', '-')}: must be at least 1, got {value}")
-    ray = {"address": args.address} if args.address is not None else {}
-    merged = base.model_copy(update={**top, "slurm": base.slurm.model_copy(update=slurm),
-                                     "ray": base.ray.model_copy(update=ray)})
+        sbatch[key.lstrip("-")] = value
+    if args.sbatch:
+        items.append(Override("slurm.sbatch", sbatch, "--sbatch"))
+    merged = validate(LaunchConfig, base.model_dump(mode="json"), "launch", items) if items else base
     if merged.launcher != "ray" and merged.nnodes > 1 and not (args.rdzv_endpoint and args.rdzv_id):
         raise UserError("--nnodes > 1: give --rdzv-endpoint HOST:PORT and --rdzv-id ID (the same on every node)")
     if not 0 <= args.node_rank < merged.nnodes:

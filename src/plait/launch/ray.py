@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from plait.errors import UserError
-from plait.launch.config import RayConfig
+from plait.config.launch import RayConfig
 
 FORWARDED_ENV = ("PLAIT_", "HF_", "TRANSFORMERS_", "TOKENIZERS_")
 """Environment variables the driver hands to Ray's workers (cache folders, offline switches)."""

@@ -20,8 +20,8 @@ from rich.console import Console
 
 from plait.config.schema import Experiment
 from plait.errors import UserError
-from plait.launch.config import LaunchConfig
-from plait.launch.ranks import RUN_DIR_ENV
+from plait.config.launch import LaunchConfig
+from plait.runs.ranks import RUN_DIR_ENV
 from plait.runs.rundir import RunDir, create_run_dir, now
 
 console = Console(stderr=True)

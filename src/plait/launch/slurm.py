@@ -20,8 +20,8 @@ from rich.console import Console
 
 from plait.config.schema import Experiment
 from plait.errors import UserError
-from plait.launch.config import LaunchConfig, SlurmConfig
-from plait.launch.ranks import FollowerRunDir
+from plait.config.launch import LaunchConfig, SlurmConfig
+from plait.runs.ranks import FollowerRunDir
 from plait.runs.rundir import RunDir, create_run_dir
 
 CLUSTER_ENV = "PLAIT_SUBMITIT_CLUSTER"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from plait.launch.config import RayConfig, SlurmConfig
+from plait.config.launch import RayConfig, SlurmConfig
 from plait.runs import atomic
 
 

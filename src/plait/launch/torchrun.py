@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from plait.launch.ranks import RUN_DIR_ENV
+from plait.runs.ranks import RUN_DIR_ENV
 from plait.runs.rundir import RunDir, create_run_dir, now, runner_alive
 
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGUSR2)

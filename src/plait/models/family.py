@@ -1,50 +1,125 @@
-"""The family interface: how a model family builds, saves and reloads a model and its processor."""
+"""The family contract: how every model family builds, saves, reloads and checks a model and its processor.
+
+A family is a folder under plait/models/ (config.py, model.py, processor.py, build.py) plus one
+`register(FamilySpec(...))` line in plait/models/registry.py. What a family can do (stages, packing,
+evaluation tasks, export, chat media) is declared there as data and checked by the schema; the rest of
+plait calls only the methods below and the Processor protocol, never probes with getattr.
+"""
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
-
-from torch import nn
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from plait.data.sample import Sample
+from plait.errors import UserError
+from plait.models.config import FamilyConfig
+from plait.models.registry import get_family  # noqa: F401  (re-exported: the registry is the one source)
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+
+@runtime_checkable
+class Processor(Protocol):
+    """Samples in, tensors out; generated ids back to text. plait.models.components.text.TextProcessor
+    implements the text side and the optional hooks, so a family writes only what its media need."""
+
+    tokenizer: Any
+    """The transformers tokenizer (saved with the model; chat streams through it)."""
+    features: Any
+    """A frozen-encoder feature cache filled before training, or None."""
+
+    def encode_train(self, sample: Sample) -> dict[str, Any]:
+        """One training example: token ids, labels (-100 where no loss) and the media's tensors."""
+
+    def collate(self, batch: list[dict[str, Any]]) -> dict[str, "torch.Tensor"]:
+        """A right-padded training batch: keyword arguments of the model's forward."""
+
+    def encode_prompt(self, sample: Sample) -> dict[str, Any]:
+        """One prompt to generate from."""
+
+    def collate_prompts(self, batch: list[dict[str, Any]]) -> dict[str, "torch.Tensor"]:
+        """A left-padded prompt batch: keyword arguments of the model's generate."""
+
+    def decode(self, ids: "torch.Tensor") -> list[str]:
+        """Generated ids to texts."""
+
+    def target_length(self, text: str) -> int:
+        """Tokens the model must produce for `text` (sets the generation budget)."""
+
+    def length(self, sample: Sample) -> int:
+        """Tokens of the encoded training sample, without loading media (group_by_length)."""
+
+    def prepare_training(self, samples: list[Sample]) -> int:
+        """Work done once before training (e.g. filling `features`); how many items it computed."""
+
+    def save(self, folder: Path) -> None:
+        """Write tokenizer and media processors into the model folder."""
 
 
 @dataclass
 class Built:
     """A model with the processor that turns samples into its inputs, and facts about how it was built."""
 
-    model: nn.Module
-    processor: Any
+    model: "nn.Module"
+    processor: Processor
     info: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
-class Family:
-    """The entry points every family provides."""
+class BuildOptions:
+    """What the experiment (not the model config) decides about building a model."""
 
-    build: Callable[[Any, list[Sample], float], Built]
-    """(model config, training samples, label smoothing) -> Built, random parts initialised under the seed."""
-    save: Callable[[Built, Any, Path], None]
-    """(built, model config, folder): write weights, configs, tokenizer and processor."""
-    load: Callable[[Path], Built]
-    """(folder) -> Built, offline, from what `save` wrote."""
-    check: Callable[[Sample], str | None]
-    """Why a sample's media cannot be used (missing, empty, unreadable), or None; runs before any build."""
-    check_with: Callable[[Any], Callable[[Sample], str | None]] | None = None
-    """(model config) -> a check that also applies the config's limits (e.g. max frames); None = `check`."""
-
-    def checker(self, cfg: Any) -> Callable[[Sample], str | None]:
-        """The sample check for this model config."""
-        return self.check_with(cfg) if self.check_with is not None else self.check
+    label_smoothing: float = 0.0
+    """Label smoothing of the training loss."""
+    quantize: bool = True
+    """Load 4-bit parts in 4 bits (False: in full precision, e.g. for export)."""
 
 
-def get_family(name: str) -> Family:
-    """The family registered under `name` (names come from the validated config's discriminator)."""
-    from plait.models.mapper.build import MAPPER
-    from plait.models.projector.build import PROJECTOR
-    from plait.models.text.build import TEXT
+class Family(ABC):
+    """What every family implements. Register an instance's `module:attribute` in the registry."""
 
-    families = {"projector": PROJECTOR, "mapper": MAPPER, "text": TEXT}
-    return families[name]
+    name: str = ""
+    """The family's registry name."""
+
+    @abstractmethod
+    def build(self, cfg: FamilyConfig, train_samples: list[Sample], options: BuildOptions) -> Built:
+        """Build from the config, random parts initialised under the caller's seed."""
+
+    @abstractmethod
+    def save(self, built: Built, cfg: FamilyConfig, folder: Path) -> None:
+        """Write weights, configs, tokenizer and processor to `folder`, with plait_model.json
+        ({"family": name, "model": cfg dumped, ...}) that `load` reads."""
+
+    @abstractmethod
+    def load(self, folder: Path, cfg: FamilyConfig | None = None, options: BuildOptions = BuildOptions()) -> Built:
+        """Rebuild `save`'s model offline. `cfg` (init_from) is the experiment's model config, already checked
+        by `differences_from` against the saved one: it decides what trains from here on."""
+
+    def check(self, sample: Sample) -> str | None:
+        """Why a sample's media cannot be used (missing, empty, unreadable), or None; runs before any build."""
+        return None
+
+    def checker(self, cfg: FamilyConfig) -> Callable[[Sample], str | None]:
+        """The sample check under this config's limits (e.g. max frames); by default `check`."""
+        return self.check
+
+    def export(self, folder: Path, target: Path, merge: bool) -> dict[str, Any]:
+        """Write the saved model in `folder` as a folder plain transformers loads; return what was written."""
+        raise UserError(f"plait export: the {self.name} family has no export")
+
+
+def saved_family(folder: Path) -> str:
+    """The family name a saved model folder records."""
+    import json
+
+    meta = folder / "plait_model.json"
+    try:
+        return str(json.loads(meta.read_text())["family"])
+    except (OSError, ValueError, KeyError) as err:
+        raise UserError(f"{meta}: not a saved plait model ({type(err).__name__})") from None

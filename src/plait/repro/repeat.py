@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+from plait.config.load import with_overrides
 from plait.config.schema import Experiment
 from plait.repro.report import build_report, render_markdown
 from plait.runs import atomic
@@ -25,11 +26,8 @@ def variants(exp: Experiment, runs: int, vary_seed: bool, ident: str) -> list[Ex
     out = []
     for i in range(runs):
         tags = {**exp.tags, "repro": ident, "run": str(i + 1)}
-        out.append(exp.model_copy(update={
-            "seed": exp.seed + i if vary_seed else exp.seed,
-            "tags": tags,
-            "train": exp.train.model_copy(update={"save_init": True}),
-        }))
+        out.append(with_overrides(exp, {"seed": exp.seed + i if vary_seed else exp.seed, "tags": tags,
+                                        "train.save_init": True}, "plait repro"))
     return out
 
 

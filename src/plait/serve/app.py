@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -22,11 +21,16 @@ NO_ANSWER = "(no answer: the model ended at once)"
 
 
 def parse_size(text: str) -> int:
-    """Bytes in a size such as 500kb or 20mb; UserError when unreadable."""
-    match = re.fullmatch(r"\s*(\d+)\s*(b|kb|mb|gb)\s*", text.lower())
-    if not match:
+    """Bytes in a size such as 500kb or 20mb, read by Gradio's own parser (the one `launch(max_file_size=)` uses)."""
+    from gradio.utils import _parse_file_size
+
+    try:
+        size = _parse_file_size(text)
+    except ValueError:
+        size = None
+    if not size or size < 0:
         raise UserError(f"--max-file-size: {text!r} is not a size; use e.g. 500kb or 20mb")
-    return int(match[1]) * 1024 ** ("b", "kb", "mb", "gb").index(match[2])
+    return size
 
 
 def run_card(loaded: LoadedRun) -> str:

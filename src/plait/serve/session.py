@@ -18,7 +18,7 @@ import torch
 from plait.data.sample import Sample
 from plait.errors import UserError
 from plait.evaluate.generate import model_device
-from plait.models.family import get_family
+from plait.models.registry import capabilities, get_family
 from plait.runs import atomic
 
 DEFAULT_MAX_NEW_TOKENS = 32
@@ -81,6 +81,10 @@ class LoadedRun:
 
         self.run, self.experiment, self.built = load_run(path)
         self.family = get_family(self.experiment.model.family)
+        self.media_kinds = capabilities(self.experiment.model.family).chat_media
+        if self.media_kinds is None:
+            raise UserError(f"{path}: the {self.experiment.model.family} family has no chat (it does not generate text)")
+        self._check = self.family.checker(self.experiment.model)
         self.built.model.eval()
         # one generation at a time per model: web users share it, and CPU threads gain nothing from overlap
         self.lock = threading.Lock()
@@ -118,7 +122,9 @@ class LoadedRun:
 
     def check_media(self, path: Path) -> str | None:
         """Why this family cannot use the file, or None."""
-        return self.family.check(Sample(id="media", prompt="", target="", media=path))
+        if not self.media_kinds:
+            return f"the {self.experiment.model.family} family takes text only"
+        return self._check(Sample(id="media", prompt="", target="", media=path))
 
     def inputs(self, samples: list[Sample]) -> dict[str, torch.Tensor]:
         """A left-padded prompt batch on the model's device."""
@@ -134,7 +140,7 @@ class LoadedRun:
 
     def context_limit(self) -> int | None:
         """Most positions the language model was configured for, when its config says."""
-        return getattr(getattr(self.built.model, "config", None), "max_position_embeddings", None)
+        return self.processor.max_positions
 
     def answer(self, sample: Sample, settings: Settings) -> str:
         """The whole answer to one prompt."""
@@ -144,8 +150,8 @@ class LoadedRun:
 
     def stream(self, sample: Sample, settings: Settings) -> Iterator[str]:
         """The answer to one prompt in pieces as they are generated (whole when streaming cannot apply)."""
-        tokenizer = getattr(self.processor, "tokenizer", None)
-        if settings.num_beams > 1 or tokenizer is None:
+        tokenizer = self.processor.tokenizer
+        if settings.num_beams > 1:
             yield self.answer(sample, settings)
             return
         from transformers import TextIteratorStreamer

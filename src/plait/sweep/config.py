@@ -7,8 +7,8 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BeforeValidator, Field, ValidationInfo, field_validator, model_validator
 
-from plait.config.base import Strict
-from plait.config.types import FolderName
+from plait.core.strict import Strict
+from plait.core.fields import FolderName
 
 Scalar = Union[bool, int, float, str, None]
 

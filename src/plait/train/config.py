@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Union
+from typing import Annotated, Any, Literal, Union
 
 from pydantic import Field, model_validator
 
-from plait.config.base import Strict
+from plait.core.strict import Strict
+from plait.core.fields import FolderName
 from plait.train.distributed import DdpConfig, Distributed
 
 
@@ -124,6 +125,10 @@ class TrainConfig(Strict):
     """AdamW weight decay (not applied to biases and norms)."""
     adam_betas: tuple[float, float] = (0.9, 0.999)
     """AdamW betas."""
+    optimizer: Literal["auto", "adamw_fused", "adamw_foreach", "adamw"] = "auto"
+    """AdamW implementation (torch's): adamw_fused (one kernel for every parameter; the Trainer's default),
+    adamw_foreach (batched per tensor list), adamw (a loop per tensor); auto = fused where torch has the
+    kernel for the parameters' device and dtype (CPU and CUDA float tensors), else foreach."""
     max_grad_norm: float = Field(1.0, ge=0)
     """Gradient clipping norm (0 = off)."""
     label_smoothing: float = Field(0.0, ge=0, lt=1)
@@ -178,3 +183,29 @@ class TrainConfig(Strict):
                 raise ValueError(f"average_checkpoints: {n} needs keep_checkpoints >= {needed} "
                                  f"(the last {n}, plus the best one kept when evaluating); it is {self.keep_checkpoints}")
         return self
+
+
+class StageConfig(Strict):
+    """One stage: which parts train, and how (the experiment's `train` with this stage's keys replacing its own)."""
+
+    name: FolderName
+    """Stage name, recorded in metrics.jsonl and status.json (letters, digits, '.', '_', '-')."""
+    trainable: list[str] = Field(min_length=1)
+    """Parts trained in this stage (projector family: vision, projector, language, lora); the rest stay fixed."""
+    train: TrainConfig = TrainConfig()
+    """Optimisation of this stage: every key given replaces the experiment's `train` key of the same name."""
+
+
+
+def resolve_stage_train(data: Any) -> Any:
+    """Before validation: each stage's `train` becomes the experiment's `train` with the stage's keys on top."""
+    if not isinstance(data, dict) or not isinstance(data.get("stages"), list):
+        return data
+    base = data.get("train") or {}
+    if not isinstance(base, dict):
+        return data
+    stages = [
+        {**stage, "train": {**base, **(stage.get("train") or {})}} if isinstance(stage, dict) else stage
+        for stage in data["stages"]
+    ]
+    return {**data, "stages": stages}

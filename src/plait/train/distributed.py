@@ -14,8 +14,8 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import Field, field_validator, model_validator
 
-from plait.config.base import Strict
-from plait.config.types import FilePath
+from plait.core.strict import Strict
+from plait.core.fields import FilePath
 
 
 class DdpConfig(Strict):

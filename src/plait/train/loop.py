@@ -17,6 +17,7 @@ from plait.data.dataset import EncodedDataset
 from plait.data.packing import FlatteningCollator, check_padding_free
 from plait.data.sample import Sample
 from plait.models.family import Built
+from plait.runs.ranks import world_size
 from plait.runs.rundir import RunDir
 from plait.train.callbacks import CheckpointFinisher, Evaluator, RunRecorder
 from plait.train.config import TrainConfig
@@ -39,10 +40,6 @@ class TrainResult:
     """Stopped by a pre-emption signal after writing a complete checkpoint at `steps`."""
 
 
-def world_size() -> int:
-    return int(os.environ.get("WORLD_SIZE", "1"))
-
-
 def total_steps(cfg: TrainConfig, num_samples: int) -> int:
     """Optimizer steps the run will take (as the Trainer counts them)."""
     if cfg.max_steps > 0:
@@ -58,7 +55,17 @@ def make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Opti
         {"params": [p for p in params if p.ndim >= 2], "weight_decay": cfg.weight_decay},
         {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0},
     ]
-    return torch.optim.AdamW([g for g in groups if g["params"]], lr=cfg.lr, betas=cfg.adam_betas)
+    kind = cfg.optimizer if cfg.optimizer != "auto" else ("adamw_fused" if fused_supported(params) else "adamw_foreach")
+    implementation = {"adamw_fused": {"fused": True}, "adamw_foreach": {"foreach": True},
+                      "adamw": {"foreach": False}}[kind]
+    return torch.optim.AdamW([g for g in groups if g["params"]], lr=cfg.lr, betas=cfg.adam_betas, **implementation)
+
+
+def fused_supported(params: list[torch.Tensor]) -> bool:
+    """Whether torch's fused AdamW takes these parameters (floating point, on CPU or CUDA, one device kind)."""
+    devices = {p.device.type for p in params}
+    return bool(params) and len(devices) == 1 and devices <= {"cpu", "cuda"} and all(
+        p.is_floating_point() for p in params)
 
 
 def training_arguments(cfg: TrainConfig, output: Path, steps: int, seed: int, progress: bool) -> TrainingArguments:
@@ -124,7 +131,6 @@ def train(
     if cfg.padding_free:
         check_padding_free(model)
         collate = FlatteningCollator(collate)
-    length = getattr(built.processor, "length", None)
     trainer = PlaitTrainer(
         model=model,
         args=training_arguments(cfg, run.checkpoints, steps, seed, progress),
@@ -132,7 +138,7 @@ def train(
         train_dataset=EncodedDataset(train_samples, built.processor.encode_train),
         make_optimizer=lambda wrapped: make_optimizer(wrapped, cfg),
         make_scheduler=lambda optimizer: build_scheduler(optimizer, cfg.schedule, steps, cfg.lr),
-        lengths=[length(s) for s in train_samples] if cfg.group_by_length and length else None,
+        lengths=[built.processor.length(s) for s in train_samples] if cfg.group_by_length else None,
         # resume_state writes into checkpoint-N, so it runs before the finisher marks it complete
         callbacks=[RunRecorder(run, stage), evaluator, preemption, resume_state, finisher],
     )
@@ -154,11 +160,10 @@ def train(
 def fill_feature_cache(built: Built, train_samples: list[Sample], run: RunDir | None) -> None:
     """Encode the training inputs missing from the frozen-encoder cache, batched, on the training device;
     log what it did to `run` (None: do not log)."""
-    prepare = getattr(built.processor, "prepare_training", None)
-    if prepare is None or getattr(built.processor, "features", None) is None:
+    if built.processor.features is None:
         return
     start = time.perf_counter()
-    computed = prepare(train_samples)
+    computed = built.processor.prepare_training(train_samples)
     if run is not None:
         run.log({"step": 0, "split": "event", "event": "feature_cache", "computed": computed,
                  "seconds": round(time.perf_counter() - start, 2), "folder": str(built.processor.features.folder)})

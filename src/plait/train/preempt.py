@@ -15,7 +15,7 @@ from typing import Any, Iterator
 import torch
 from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 
-from plait.launch.ranks import world_size
+from plait.runs.ranks import world_size
 
 PREEMPTED_EXIT = 75
 """Exit code of a pre-empted run (EX_TEMPFAIL: temporary failure, try again)."""

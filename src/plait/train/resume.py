@@ -20,8 +20,8 @@ import yaml
 from transformers import Trainer, TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 
 from plait.errors import UserError
-from plait.repro.configs import with_defaults
-from plait.repro.dicts import differences, under
+from plait.runs.configs import with_defaults
+from plait.runs.dicts import differences, under
 from plait.runs import atomic
 from plait.runs.rundir import COMPLETE_MARKER, RunDir, runner_alive
 from plait.train.callbacks import Evaluator

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 from torch.optim import Optimizer
 from torch.optim import lr_scheduler as sched
 
@@ -18,6 +16,11 @@ from plait.train.config import (
 )
 
 
+HF_SCHEDULES = {ConstantSchedule: "constant_with_warmup", LinearSchedule: "linear", CosineSchedule: "cosine"}
+"""Schedules transformers' get_scheduler provides; plait writes only the ones it lacks (one-cycle comes from torch,
+cyclic/step/exponential are torch's with plait's warm-up in front)."""
+
+
 def build_scheduler(optimizer: Optimizer, cfg, total_steps: int, lr: float) -> sched.LRScheduler:
     """The scheduler for `cfg`, stepped once per optimizer step over `total_steps`."""
     if isinstance(cfg, OneCycleSchedule):
@@ -26,17 +29,15 @@ def build_scheduler(optimizer: Optimizer, cfg, total_steps: int, lr: float) -> s
             div_factor=cfg.div_factor, final_div_factor=cfg.final_div_factor, cycle_momentum=False,
         )
     warmup = min(cfg.warmup_steps, max(total_steps - 1, 0))
-    rest = max(total_steps - warmup, 1)
-    if isinstance(cfg, ConstantSchedule):
-        main = sched.LambdaLR(optimizer, lambda step: 1.0)
-    elif isinstance(cfg, LinearSchedule):
-        main = sched.LambdaLR(optimizer, lambda step: max(0.0, 1.0 - step / rest))
-    elif isinstance(cfg, CosineSchedule):
-        floor = cfg.min_lr_ratio
-        main = sched.LambdaLR(
-            optimizer, lambda step: floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * min(step, rest) / rest))
-        )
-    elif isinstance(cfg, CyclicSchedule):
+    if type(cfg) in HF_SCHEDULES:
+        from transformers import get_scheduler
+
+        name, extra = HF_SCHEDULES[type(cfg)], {}
+        if isinstance(cfg, CosineSchedule) and cfg.min_lr_ratio > 0:
+            name, extra = "cosine_with_min_lr", {"min_lr_rate": cfg.min_lr_ratio}
+        return get_scheduler(name, optimizer, num_warmup_steps=warmup, num_training_steps=max(total_steps, 1),
+                             scheduler_specific_kwargs=extra)
+    if isinstance(cfg, CyclicSchedule):
         main = sched.CyclicLR(
             optimizer, base_lr=lr * cfg.base_lr_ratio, max_lr=lr, step_size_up=cfg.half_cycle_steps,
             mode=cfg.mode, cycle_momentum=False,
@@ -49,5 +50,6 @@ def build_scheduler(optimizer: Optimizer, cfg, total_steps: int, lr: float) -> s
         raise TypeError(f"no scheduler for {type(cfg).__name__}")
     if warmup == 0:
         return main
-    ramp = sched.LinearLR(optimizer, start_factor=1.0 / (warmup + 1), end_factor=1.0, total_iters=warmup)
+    # the same ramp as transformers' warm-ups: 0 at the first step, the peak after `warmup` steps
+    ramp = sched.LambdaLR(optimizer, lambda step: step / warmup)
     return sched.SequentialLR(optimizer, [ramp, main], milestones=[warmup])

@@ -4,46 +4,16 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Callable
 
-from pydantic import Field
-
-from plait.config.base import Strict
 from plait.data.sample import Sample
 from plait.models.components.freezing import apply_trainable
 from plait.models.family import Built
 from plait.runs.rundir import RunDir
-from plait.train.config import TrainConfig
-from plait.config.types import FolderName
+from plait.train.config import StageConfig
 
 if TYPE_CHECKING:
     from plait.train.loop import TrainResult
-
-
-class StageConfig(Strict):
-    """One stage: which parts train, and how (the experiment's `train` with this stage's keys replacing its own)."""
-
-    name: FolderName
-    """Stage name, recorded in metrics.jsonl and status.json (letters, digits, '.', '_', '-')."""
-    trainable: list[str] = Field(min_length=1)
-    """Parts trained in this stage (projector family: vision, projector, language, lora); the rest stay fixed."""
-    train: TrainConfig = TrainConfig()
-    """Optimisation of this stage: every key given replaces the experiment's `train` key of the same name."""
-
-
-
-def resolve_stage_train(data: Any) -> Any:
-    """Before validation: each stage's `train` becomes the experiment's `train` with the stage's keys on top."""
-    if not isinstance(data, dict) or not isinstance(data.get("stages"), list):
-        return data
-    base = data.get("train") or {}
-    if not isinstance(base, dict):
-        return data
-    stages = [
-        {**stage, "train": {**base, **(stage.get("train") or {})}} if isinstance(stage, dict) else stage
-        for stage in data["stages"]
-    ]
-    return {**data, "stages": stages}
 
 
 def archive_checkpoints(run: RunDir, stage: str) -> None:

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from plait.config.base import Strict
+from plait.core.strict import Strict
 
 
 class Component(Strict):

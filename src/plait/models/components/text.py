@@ -8,7 +8,12 @@ import torch
 
 
 class TextProcessor:
-    """A tokenizer, and what each family does the same way with it."""
+    """A tokenizer, and what each family does the same way with it (the text side of the Processor protocol)."""
+
+    features: Any = None
+    """A frozen-encoder feature cache, or None (families with one set it)."""
+    max_positions: int | None = None
+    """Most positions the model takes (chat warns beyond it), when known."""
 
     def __init__(self, tokenizer: Any) -> None:
         self.tokenizer = tokenizer
@@ -28,3 +33,11 @@ class TextProcessor:
     def decode(self, ids: torch.Tensor) -> list[str]:
         """Generated ids to text, special tokens (tags included) dropped."""
         return [t.strip() for t in self.tokenizer.batch_decode(ids, skip_special_tokens=True)]
+
+    def length(self, sample: Any) -> int:
+        """Tokens of the encoded training sample (group_by_length sorts by it)."""
+        return len(self.encode_train(sample)["input_ids"])
+
+    def prepare_training(self, samples: list[Any]) -> int:
+        """Work done once before training; nothing by default."""
+        return 0

@@ -17,7 +17,7 @@ from plait.models.components.freezing import count_parameters, set_trainable
 from plait.models.components.loading import load_pretrained, make_config
 from plait.models.components.tied import tied_aliases
 from plait.models.components.tokenizer import train_tokenizer
-from plait.models.family import Built, Family
+from plait.models.family import BuildOptions, Built, Family
 from plait.models.mapper.config import ConvMapper, MapperModelConfig, MLPMapper, SignalConfig
 from plait.models.mapper.mappers import ConvMapper as ConvMapperModule
 from plait.models.mapper.mappers import FrameMapper
@@ -130,14 +130,14 @@ def save(built: Built, cfg: MapperModelConfig, folder: Path) -> None:
     (folder / "plait_model.json").write_text(json.dumps(meta, indent=2))
 
 
-def load(folder: Path) -> Built:
-    """Rebuild the model from `save`'s folder without touching the network."""
+def load(folder: Path, cfg: MapperModelConfig | None = None, label_smoothing: float = 0.0) -> Built:
+    """Rebuild the model from `save`'s folder without touching the network; `cfg` (init_from) sets what trains."""
     meta = json.loads((folder / "plait_model.json").read_text())
-    cfg = MapperModelConfig.model_validate(meta["model"])
+    cfg = cfg or MapperModelConfig.model_validate(meta["model"])
     backbone = AutoModelForSeq2SeqLM.from_config(AutoConfig.from_pretrained(folder / "backbone"))
     backbone.generation_config = GenerationConfig.from_pretrained(folder / "backbone")
     tokenizer = AutoTokenizer.from_pretrained(folder)
-    model = assemble(cfg, backbone, meta["input_dim"], 0.0)
+    model = assemble(cfg, backbone, meta["input_dim"], label_smoothing)
     missing, unexpected = load_model(model, str(folder / "model.safetensors"), strict=False)
     missing = set(missing) - tied_aliases(model)
     if missing or unexpected:
@@ -157,4 +157,26 @@ def check_with(cfg: MapperModelConfig) -> Callable[[Sample], str | None]:
     return lambda sample: check_signal(sample, settings)
 
 
-MAPPER = Family(build=build, save=save, load=load, check=check, check_with=check_with)
+class MapperFamily(Family):
+    """Feature or pose sequences into an encoder-decoder (see plait.models.registry for its capabilities)."""
+
+    name = "mapper"
+
+    def build(self, cfg: MapperModelConfig, train_samples: list[Sample], options: BuildOptions) -> Built:
+        return build(cfg, train_samples, options.label_smoothing)
+
+    def save(self, built: Built, cfg: MapperModelConfig, folder: Path) -> None:
+        save(built, cfg, folder)
+
+    def load(self, folder: Path, cfg: MapperModelConfig | None = None,
+             options: BuildOptions = BuildOptions()) -> Built:
+        return load(folder, cfg, options.label_smoothing)
+
+    def check(self, sample: Sample) -> str | None:
+        return check(sample)
+
+    def checker(self, cfg: MapperModelConfig) -> Callable[[Sample], str | None]:
+        return check_with(cfg)
+
+
+MAPPER = MapperFamily()

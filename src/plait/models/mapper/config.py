@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from plait.config.base import Strict
+from plait.core.strict import Strict
 from plait.models.components.config import Component, TokenizerConfig
+from plait.models.config import FamilyConfig
 
 Activation = Literal["gelu", "relu", "silu", "tanh"]
 
@@ -89,12 +90,11 @@ class BackboneConfig(Component):
         return value
 
 
-class MapperModelConfig(Strict):
+class MapperModelConfig(FamilyConfig):
     """Signal frames are normalised, mapped to the backbone's width and fed to its encoder as embeddings."""
 
     family: Literal["mapper"] = "mapper"
     """Model family (the discriminator)."""
-    padding_free_ok: ClassVar[bool] = False  # an encoder-decoder: its forward takes no position ids
     signal: SignalConfig = SignalConfig()
     """Reading and preprocessing of the input sequences."""
     layer_norm: bool = True

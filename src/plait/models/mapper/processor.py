@@ -47,6 +47,10 @@ class MapperProcessor(TextProcessor):
         return {"features": self.frames(sample), "prompt_ids": self._ids(sample.prompt),
                 "decoder_ids": [self.decoder_start_id] + self._ids(sample.decoder_prompt)}
 
+    def length(self, sample: Sample) -> int:
+        """Frames of the signal: the encoder's sequence, which dominates the cost of a batch."""
+        return int(self.frames(sample).shape[0])
+
     def encode_train(self, sample: Sample) -> dict[str, Any]:
         """Decoder input is start + decoder prompt + target; the forced prompt is not scored."""
         encoded = self.encode_prompt(sample)

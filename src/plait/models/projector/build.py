@@ -36,7 +36,7 @@ from plait.models.components.peft import (
 )
 from plait.models.components.projector import MLPProjector
 from plait.models.components.tokenizer import train_tokenizer
-from plait.models.family import Built, Family
+from plait.models.family import BuildOptions, Built, Family
 from plait.models.projector.config import ProjectorModelConfig
 from plait.models.projector.features import feature_cache
 from plait.models.projector.model import ProjectorVLM
@@ -279,4 +279,33 @@ def check(sample: Sample) -> str | None:
     return check_image(sample.media) if sample.media is not None else None
 
 
-PROJECTOR = Family(build=build, save=save, load=load, check=check)
+def _with_limit(built: Built) -> Built:
+    built.processor.max_positions = getattr(built.model.language.config, "max_position_embeddings", None)
+    return built
+
+
+class ProjectorFamily(Family):
+    """LLaVA-style models (see plait.models.registry for what the family can do)."""
+
+    name = "projector"
+
+    def build(self, cfg: ProjectorModelConfig, train_samples: list[Sample], options: BuildOptions) -> Built:
+        return _with_limit(build(cfg, train_samples, options.label_smoothing))
+
+    def save(self, built: Built, cfg: ProjectorModelConfig, folder: Path) -> None:
+        save(built, cfg, folder)
+
+    def load(self, folder: Path, cfg: ProjectorModelConfig | None = None,
+             options: BuildOptions = BuildOptions()) -> Built:
+        return _with_limit(load(folder, cfg, options.quantize, options.label_smoothing))
+
+    def check(self, sample: Sample) -> str | None:
+        return check(sample)
+
+    def export(self, folder: Path, target: Path, merge: bool) -> dict[str, Any]:
+        from plait.models.projector.export import export_model
+
+        return export_model(folder, target, merge)
+
+
+PROJECTOR = ProjectorFamily()

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from plait.config.base import Strict
+from plait.core.strict import Strict
 from plait.models.components.config import Component, TokenizerConfig
+from plait.models.config import FamilyConfig, config_differences
 
 
 class LoraSpec(Strict):
@@ -96,12 +97,11 @@ class LanguageConfig(Component):
         return self
 
 
-class ProjectorModelConfig(Strict):
+class ProjectorModelConfig(FamilyConfig):
     """A LLaVA-style model: image features are projected into the LM's input embeddings."""
 
     family: Literal["projector"] = "projector"
     """Model family (the discriminator)."""
-    padding_free_ok: ClassVar[bool] = True  # a decoder-only LM: packed sequences are kept apart by position ids
     vision: VisionConfig
     """Vision encoder."""
     projector: ProjectorConfig = ProjectorConfig()
@@ -134,10 +134,12 @@ class ProjectorModelConfig(Strict):
             parts.append("lora")
         return parts
 
-    def trainable_problems(self, parts: list[str]) -> list[str]:
+    def media_token(self) -> str:
+        return self.image_token
+
+    def trainable_problems(self, parts: list[str], groups: tuple[str, ...]) -> list[str]:
         """Why a stage cannot train `parts` (vision, projector, language, lora), or nothing."""
-        problems = [f"unknown part {p!r}; parts: vision, projector, language, lora"
-                    for p in parts if p not in ("vision", "projector", "language", "lora")]
+        problems = super().trainable_problems(parts, groups)
         for name, component in (("vision", self.vision), ("language", self.language)):
             if name in parts and component.lora is not None:
                 problems.append(f"`{name}` has a LoRA adapter, so its base weights stay fixed; train `lora` instead")
@@ -149,7 +151,7 @@ class ProjectorModelConfig(Strict):
             problems.append("`lora` needs model.language.lora or model.vision.lora")
         return problems
 
-    def differences_from(self, saved: "ProjectorModelConfig") -> list[str]:
+    def differences_from(self, saved: FamilyConfig) -> list[str]:
         """Fields (model.x.y) where this model is not `saved`'s, ignoring what continued training may change:
         freezing, LoRA dropout, the tokenizer section (the saved tokenizer is used) and adapters `saved` lacks."""
         def shape(cfg: ProjectorModelConfig) -> dict[str, Any]:
@@ -164,7 +166,7 @@ class ProjectorModelConfig(Strict):
         for name in ("vision", "language"):
             if getattr(saved, name).lora is None:  # a new adapter starts from zero on the loaded weights
                 mine[name]["lora"] = None
-        return [f"model.{d}" for d in _differences(theirs, mine)]
+        return [f"model.{d}" for d in config_differences(theirs, mine)]
 
     @model_validator(mode="after")
     def _tokenizer_source(self) -> "ProjectorModelConfig":
@@ -178,8 +180,3 @@ class ProjectorModelConfig(Strict):
             raise ValueError("prefix/suffix are used only with placement: between")
         return self
 
-
-def _differences(a: Any, b: Any, prefix: str = "") -> list[str]:
-    if isinstance(a, dict) and isinstance(b, dict):
-        return [d for k in sorted(set(a) | set(b)) for d in _differences(a.get(k), b.get(k), f"{prefix}{k}.")]
-    return [] if a == b else [prefix.rstrip(".")]

@@ -16,7 +16,7 @@ from plait.errors import UserError
 from plait.models.components.freezing import count_parameters, set_trainable
 from plait.models.components.loading import load_pretrained, make_config
 from plait.models.components.tokenizer import train_tokenizer
-from plait.models.family import Built, Family
+from plait.models.family import BuildOptions, Built, Family
 from plait.models.text.config import TextModelConfig
 from plait.models.text.processor import TextModelProcessor, TextSettings, is_labelled, sample_labels, sample_text
 
@@ -129,7 +129,7 @@ def finish(cfg: TextModelConfig, model: nn.Module, tokenizer: Any, labels: list[
                                     "task": cfg.task, "labels": labels, "class": type(model).__name__})
 
 
-def build(cfg: TextModelConfig, train_samples: list[Sample], label_smoothing: float = 0.0) -> Built:
+def build(cfg: TextModelConfig, train_samples: list[Sample]) -> Built:
     """Build from the config; call under the experiment's seed (random weights and heads are drawn from it)."""
     tokenizer = build_tokenizer(cfg, train_samples)
     labels = class_labels(cfg, train_samples)
@@ -146,7 +146,7 @@ def save(built: Built, cfg: TextModelConfig, folder: Path) -> None:
     (folder / "plait_model.json").write_text(json.dumps(meta, indent=2))
 
 
-def load(folder: Path, cfg: TextModelConfig | None = None, options: Any = None, **_: Any) -> Built:
+def load(folder: Path, cfg: TextModelConfig | None = None) -> Built:
     """The saved model, offline; with `cfg` (init_from) the saved weights start a model of cfg's task, a new
     head (e.g. a classifier on a masked-LM run) drawn under the current seed."""
     meta = json.loads((folder / "plait_model.json").read_text())
@@ -190,9 +190,36 @@ def checker(cfg: TextModelConfig) -> Callable[[Sample], str | None]:
     return check_sample
 
 
-def check(sample: Sample) -> str | None:
-    """Text samples carry no media to check."""
-    return None
+class TextFamily(Family):
+    """Causal LM, masked LM and sequence classification on transformers' Auto classes."""
+
+    name = "text"
+
+    def build(self, cfg: TextModelConfig, train_samples: list[Sample], options: BuildOptions) -> Built:
+        _no_label_smoothing(options)
+        return build(cfg, train_samples)
+
+    def save(self, built: Built, cfg: TextModelConfig, folder: Path) -> None:
+        save(built, cfg, folder)
+
+    def load(self, folder: Path, cfg: TextModelConfig | None = None,
+             options: BuildOptions = BuildOptions()) -> Built:
+        _no_label_smoothing(options)
+        return load(folder, cfg)
+
+    def checker(self, cfg: TextModelConfig) -> Callable[[Sample], str | None]:
+        return checker(cfg)
+
+    def export(self, folder: Path, target: Path, merge: bool) -> dict[str, Any]:
+        from plait.models.text.export import export_model
+
+        return export_model(folder, target)
 
 
-TEXT = Family(build=build, save=save, load=load, check=check, check_with=checker)
+def _no_label_smoothing(options: BuildOptions) -> None:
+    if options.label_smoothing:
+        raise UserError("train.label_smoothing: the text family trains with the transformers model's own loss, "
+                        "which has no label smoothing; set it to 0")
+
+
+TEXT = TextFamily()

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from plait.config.base import Strict
+from plait.core.strict import Strict
 from plait.models.components.config import TokenizerConfig
+from plait.models.config import FamilyConfig
 
 Task = Literal["causal_lm", "masked_lm", "classification"]
 
@@ -32,12 +33,15 @@ class MaskingConfig(Strict):
         return self
 
 
-class TextModelConfig(Strict):
+EVAL_TASKS = {"causal_lm": ("perplexity", "generate"), "masked_lm": ("perplexity",), "classification": ("classify",)}
+"""The evaluation tasks each text task can be scored by (the first is the default)."""
+
+
+class TextModelConfig(FamilyConfig):
     """Any transformers model of the task's kind (BERT, RoBERTa, OPT, GPT-2, Llama...), pretrained or from a config."""
 
     family: Literal["text"] = "text"
     """Model family (the discriminator)."""
-    padding_free_ok: ClassVar[bool] = False  # kept off: encoder models take no per-sequence position restarts
     task: Task = "causal_lm"
     """causal_lm: next-token prediction; masked_lm: masked-token prediction; classification: one label (or several,
     or a score) per text or text pair."""
@@ -77,6 +81,17 @@ class TextModelConfig(Strict):
             raise ValueError(f"labels: names must differ, got {self.labels}")
         return self
 
-    def differences_from(self, saved: "TextModelConfig") -> list[str]:
-        """Fields init_from may not change: every one may (the task, head and tokenizer come from the saved run)."""
+    def differences_from(self, saved: FamilyConfig) -> list[str]:
+        """init_from may change every field: the weights and tokenizer come from the saved run, the task and head
+        from this config (e.g. a classifier on a masked-LM run)."""
         return []
+
+    def default_eval_task(self, supported: tuple[str, ...]) -> str:
+        """perplexity for language models, classify for classifiers."""
+        return EVAL_TASKS[self.task][0]
+
+    def eval_task_problem(self, task: str) -> str | None:
+        """A classifier is scored by classify, a masked LM by perplexity, a causal LM by perplexity or generate."""
+        if task in EVAL_TASKS[self.task]:
+            return None
+        return f"a {self.task} text model is evaluated by {', '.join(EVAL_TASKS[self.task])}, not {task}"

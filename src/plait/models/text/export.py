@@ -17,4 +17,5 @@ def export_model(folder: Path, target: Path) -> dict[str, Any]:
     """Copy the saved model to `target` (which must not exist); return what was written."""
     meta = json.loads((folder / "plait_model.json").read_text())
     shutil.copytree(folder, target, ignore=shutil.ignore_patterns(*PLAIT_FILES))
-    return {"class": meta.get("class"), "auto_class": AUTO_CLASSES[meta["task"]], "task": meta["task"]}
+    return {"class": f"{meta.get('class')} (transformers.{AUTO_CLASSES[meta['task']]})", "adapter": None,
+            "quantized_4bit": False, "auto_class": AUTO_CLASSES[meta["task"]], "task": meta["task"]}

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from plait.config.base import Strict
+from plait.core.strict import Strict
 
 
 class SlurmConfig(Strict):

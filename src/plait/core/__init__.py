@@ -1,0 +1,1 @@
+"""The bottom layer: the strict config base and shared field types. Imports nothing else of plait."""
