@@ -7,6 +7,9 @@ import pytest
 from scipy import stats
 from sklearn import metrics as skm
 
+from pydantic import ValidationError
+
+from plait.config.schema import Experiment
 from plait.data.sample import Sample
 from plait.errors import UserError
 from plait.evaluate.classify import classification_scores, classify
@@ -39,8 +42,13 @@ def test_three_class_f1_is_macro_and_regression_uses_scipy():
 def test_a_metric_that_does_not_fit_the_head_is_refused():
     with pytest.raises(UserError, match="pearson does not apply to a single_label"):
         classification_scores(["pearson"], TRUTH, PRED, "single_label", 2)
-    with pytest.raises(ValueError, match="bleu.*not a metric of eval.task classify"):
-        EvalConfig(task="classify", metrics=["bleu"])
+    with pytest.raises(ValidationError, match="not computed by task classify"):
+        Experiment.model_validate({"name": "x", "model": text_model("classification"),
+                                   "eval": {"task": "classify", "metrics": ["bleu"]}})
+    with pytest.raises(ValidationError, match="a classification text model is evaluated by classify, not perplexity"):
+        Experiment.model_validate({"name": "x", "model": text_model("classification"), "eval": {"task": "perplexity"}})
+    exp = Experiment.model_validate({"name": "x", "model": text_model("masked_lm")})
+    assert (exp.eval.task, exp.eval.metrics) == ("perplexity", ["perplexity", "loss"])
 
 
 def test_classify_scores_labelled_samples_and_counts_the_rest():
