@@ -195,6 +195,7 @@ def evaluate_run_splits(exp: Experiment, run: RunDir, built: Built, data: Prepar
         coverage = {"evaluated": len(samples), "total": report.get("total", len(samples)),
                     "left_out": report.get("skipped", {})}
         record = write_eval(run, split, samples, predictions, result, coverage)
+        coverage = record["coverage"]  # the task may leave samples out too (e.g. unlabelled ones)
         run.log({"step": run.status().get("step", 0), "split": split, **record["metrics"]})
         metrics[split] = record["metrics"]
         shown = ", ".join(f"{k} {v:.2f}" for k, v in record["metrics"].items())

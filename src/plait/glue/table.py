@@ -1,6 +1,10 @@
 """The GLUE table from run directories only: per task the max over its runs (the run picked by the task's last
 reporting metric, as Numenta's TaskResults.reduce_metrics("max") does), mean +- std beside, the averages with and
-without WNLI, and the pretrained model's perplexity and eval loss; as markdown, CSV and LaTeX."""
+without WNLI, and the pretrained model's perplexity and eval loss; as markdown, CSV and LaTeX.
+
+No library builds this table (checked: evaluate's glue metric scores one run; pandas formats but does not pick
+runs; Numenta's export_finetuning_results.py is a script over its own pickles), so the pick and the averages
+are here; statistics does the means and sample standard deviations."""
 
 from __future__ import annotations
 

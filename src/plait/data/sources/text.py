@@ -36,7 +36,8 @@ def read_lines(files: list[Path], encoding: str) -> list[tuple[str, str]]:
 
 def group_blocks(lines: list[tuple[str, str]], block_size: int) -> list[Sample]:
     """All lines concatenated and cut into `block_size`-word blocks; the remainder shorter than a block is
-    dropped, as transformers' examples' group_texts does (there in tokens)."""
+    dropped, as transformers' examples' group_texts does (there in tokens). group_texts lives in example
+    scripts (run_mlm.py, run_clm.py), not in an importable library function, hence these few lines."""
     words = [w for _, line in lines for w in line.split()]
     count = len(words) // block_size
     if count == 0 and words:  # a corpus smaller than one block is kept whole rather than lost
