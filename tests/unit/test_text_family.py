@@ -88,3 +88,31 @@ def test_config_errors_name_the_field():
                                                                          "random_replace_prob": 0.2}))
     with pytest.raises(UserError, match="model.max_length: 100 tokens"):
         build(TextModelConfig.model_validate(text_model("masked_lm", max_length=100)), corpus())
+
+
+def test_multi_label_targets_become_multi_hot_float_labels_scored_with_micro_f1():
+    from sklearn.metrics import f1_score
+
+    from plait.evaluate.classify import classify
+    from plait.evaluate.config import EvalConfig
+
+    samples = [Sample(id=str(i), prompt=f"the cat {i}", target=t) for i, t in
+               enumerate(["a,b", "b", "c", "a,c", "b,c", "a"])]
+    cfg = TextModelConfig.model_validate(text_model("classification", problem="multi_label"))
+    built = build(cfg, samples)
+    assert built.processor.settings.labels == ("a", "b", "c")
+    batch = _batch(built, samples[:2])
+    assert batch["labels"].dtype == torch.float32 and batch["labels"].tolist() == [[1, 1, 0], [0, 1, 0]]
+    result, predictions = classify(built, samples, EvalConfig(task="classify", metrics=["f1"]), progress=False)
+    truth = [[n in s.target.split(",") for n in "abc"] for s in samples]
+    guess = [[n in p.split(",") for n in "abc"] for p in predictions]
+    assert result["values"]["f1"] == pytest.approx(100 * f1_score(truth, guess, average="micro", zero_division=0))
+
+
+def test_a_causal_text_model_generates_from_prompts():
+    from plait.evaluate.generate import generate
+
+    built = build(TextModelConfig.model_validate(text_model("causal_lm")), corpus())
+    prompts = [Sample(id="0", prompt="the cat", target="sees"), Sample(id="1", prompt="a big red dog", target="x")]
+    out = generate(built.model, built.processor, prompts, max_new_tokens=3, progress=False)
+    assert len(out) == 2 and all(isinstance(o, str) for o in out)
