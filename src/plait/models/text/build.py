@@ -110,6 +110,8 @@ def check_positions(model: nn.Module, cfg: TextModelConfig) -> None:
 def finish(cfg: TextModelConfig, model: nn.Module, tokenizer: Any, labels: list[str]) -> Built:
     """Freezing, generation ids, processor and the facts recorded with the run."""
     check_positions(model, cfg)
+    if model.config.pad_token_id is None:  # e.g. GPT-2: its classifier finds each row's last token by padding
+        model.config.pad_token_id = tokenizer.pad_token_id
     if getattr(model.config, "type_vocab_size", 1) > 1 and "token_type_ids" not in tokenizer.model_input_names:
         tokenizer.model_input_names = [*tokenizer.model_input_names, "token_type_ids"]  # segment ids of pairs
     if cfg.freeze_backbone:
