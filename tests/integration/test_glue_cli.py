@@ -54,7 +54,7 @@ def test_glue_writes_runs_and_the_table(pretrained, tmp_path):
     folder = tmp_path / "out" / "tiny-glue"
     assert _finished(folder / "tiny").keys() == {"sst2-run1", "sst2-run2", "mnli-run1"}
     table = (folder / "table.md").read_text()
-    assert "| tiny |" in table and "2 runs for SST-2; 1 run for MNLI" in table
+    assert "| tiny " in table and "2 runs for SST-2; 1 run for MNLI" in table
     mnli = next(r for r in find_runs([folder / "tiny" / "mnli-run1"]))
     assert (mnli.path / "eval" / "test.json").is_file()  # mismatched, scored as plait's test split
     assert yaml.safe_load(mnli.config.read_text())["init_from"] == str(pretrained)

@@ -59,7 +59,7 @@ def test_markdown_csv_and_latex_carry_the_rule_and_the_numbers(row_folder):
     row = Row("tiny-bert", collect_row(row_folder, TASKS), {"perplexity": 12.5, "eval_loss": 2.526})
     runs = {"cola": 3, "mnli": 2, "mrpc": 2, "stsb": 2, "wnli": 2}
     text = markdown([row], TASKS, runs)
-    assert "| tiny-bert |" in text and "40.0 (25.0±15.0)" in text and "85.0/84.0" in text
+    assert "| tiny-bert " in text and "40.0 (25.0±15.0)" in text and "85.0/84.0" in text
     assert "max over N fine-tuning runs (3 runs for CoLA; 2 runs for MNLI, MRPC, STS-B, WNLI)" in text
     parsed = list(csv.DictReader(io.StringIO(csv_text([row], TASKS))))[0]
     assert float(parsed["mrpc_acc"]) == 84.0 and float(parsed["cola_mcc_mean"]) == 25.0

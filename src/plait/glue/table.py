@@ -8,13 +8,13 @@ are here; statistics does the means and sample standard deviations."""
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import pandas as pd
 
 from plait.glue.tasks import TASKS, GlueTask
 from plait.runs import atomic
@@ -144,44 +144,39 @@ def display_rows(rows: list[Row], tasks: list[str]) -> list[list[str]]:
     return out
 
 
+def display_frame(rows: list[Row], tasks: list[str]) -> pd.DataFrame:
+    """The table as shown: one line per pretrained model, cells already formatted."""
+    return pd.DataFrame(display_rows(rows, tasks), columns=headers(tasks))
+
+
 def markdown(rows: list[Row], tasks: list[str], runs: dict[str, int]) -> str:
-    head = headers(tasks)
-    lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
-    lines += ["| " + " | ".join(r) + " |" for r in display_rows(rows, tasks)]
-    return "\n".join(lines) + f"\n\n{caption(runs)}\n"
+    return display_frame(rows, tasks).to_markdown(index=False, disable_numparse=True) + f"\n\n{caption(runs)}\n"
 
 
 def latex(rows: list[Row], tasks: list[str], runs: dict[str, int]) -> str:
-    def esc(text: str) -> str:
-        return text.replace("_", r"\_").replace("±", r"$\pm$").replace("%", r"\%")
-
-    head = headers(tasks)
-    body = [" & ".join(esc(c) for c in r) + r" \\" for r in display_rows(rows, tasks)]
-    return "\n".join([r"\begin{table}[t]", r"\centering", r"\small", r"\begin{tabular}{l" + "r" * (len(head) - 1) + "}",
-                      r"\toprule", " & ".join(esc(h) for h in head) + r" \\", r"\midrule", *body, r"\bottomrule",
-                      r"\end{tabular}", r"\caption{" + esc(caption(runs)) + "}", r"\end{table}"]) + "\n"
+    styler = display_frame(rows, tasks).style.hide(axis="index").format(escape="latex").format_index(
+        escape="latex", axis=1)
+    table = styler.to_latex(hrules=True, column_format="l" + "r" * (len(tasks) + 4), position="t",
+                            caption=caption(runs).replace("_", r"\_").replace("+-", r"$\pm$"))
+    return table.replace("±", r"$\pm$")
 
 
 def csv_text(rows: list[Row], tasks: list[str]) -> str:
     """Machine-readable: per reported value its max (picked run), mean, std and the run count."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    head = ["model", "average_bert", "average_glue"]
-    for t in tasks:
-        for r in TASKS[t].reported:
-            head += [f"{t}_{r.name}", f"{t}_{r.name}_mean", f"{t}_{r.name}_std"]
-        head.append(f"{t}_runs")
-    writer.writerow([*head, "perplexity", "eval_loss"])
+    records = []
     for row in rows:
-        line: list[Any] = [row.label, row.average(False), row.average(True)]
+        record: dict[str, Any] = {"model": row.label, "average_bert": row.average(False),
+                                  "average_glue": row.average(True)}
         for t in tasks:
             cell = row.cells[t]
             picked = cell.picked or {}
             for r in cell.task.reported:
-                line += [picked.get(r.name), *cell.stats(r.name)]
-            line.append(len(cell.runs))
-        writer.writerow([*line, row.pretrained.get("perplexity"), row.pretrained.get("eval_loss")])
-    return out.getvalue()
+                mean, std = cell.stats(r.name)
+                record |= {f"{t}_{r.name}": picked.get(r.name), f"{t}_{r.name}_mean": mean, f"{t}_{r.name}_std": std}
+            record[f"{t}_runs"] = len(cell.runs)
+        records.append(record | {"perplexity": row.pretrained.get("perplexity"),
+                                 "eval_loss": row.pretrained.get("eval_loss")})
+    return pd.DataFrame(records).to_csv(index=False)
 
 
 def write_tables(folder: Path, rows: list[Row], tasks: list[str], runs: dict[str, int]) -> dict[str, Path]:
