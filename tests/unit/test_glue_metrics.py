@@ -63,4 +63,4 @@ def test_classify_scores_labelled_samples_and_counts_the_rest():
     assert result["values"]["accuracy"] == pytest.approx(100 * skm.accuracy_score(truth, predictions[:10]))
     assert result["values"]["f1"] == pytest.approx(100 * skm.f1_score(truth, predictions[:10], pos_label="yes",
                                                                        zero_division=0))
-    assert result["coverage"] == {"evaluated": 10, "left_out": {"no label": 3}}
+    assert result["coverage"] == {"evaluated": 10, "left_out": {"no label": 3}, "truncated": 0}

@@ -116,3 +116,15 @@ def test_a_causal_text_model_generates_from_prompts():
     prompts = [Sample(id="0", prompt="the cat", target="sees"), Sample(id="1", prompt="a big red dog", target="x")]
     out = generate(built.model, built.processor, prompts, max_new_tokens=3, progress=False)
     assert len(out) == 2 and all(isinstance(o, str) for o in out)
+
+
+def test_coverage_counts_texts_longer_than_max_length():
+    from plait.evaluate.config import EvalConfig
+    from plait.evaluate.perplexity import perplexity
+
+    samples = corpus()
+    built = build(TextModelConfig.model_validate(text_model("masked_lm")), samples)
+    long = Sample(id="long", prompt="", target=" ".join(["cat"] * 60))
+    result, _ = perplexity(built, [*samples[:3], long], EvalConfig(task="perplexity", metrics=["perplexity"]),
+                           progress=False)
+    assert result["coverage"] == {"evaluated": 4, "left_out": {}, "truncated": 1}

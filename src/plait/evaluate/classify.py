@@ -104,7 +104,8 @@ def classify(built: Any, samples: list[Sample], cfg: Any, max_new_tokens: int = 
     values = classification_scores(list(cfg.metrics), truth, pred[keep], settings.problem, len(labels))
     result = {"values": values, "signatures": {k: SIGNATURES[k] for k in values},
               "coverage": {"evaluated": len(keep), "left_out": {"no label": len(samples) - len(keep)}
-                           if len(keep) < len(samples) else {}},
+                           if len(keep) < len(samples) else {},
+                           "truncated": sum(processor.truncated(samples[i]) for i in keep)},
               "seconds": round(time.perf_counter() - start, 3)}
     if any(math.isnan(v) for v in values.values()):
         result["note"] = "no labelled samples: GLUE-style test splits hide their labels"

@@ -33,8 +33,7 @@ def write_eval(
     """Write the split's metrics (with coverage) and its predictions atomically; return the record."""
     scored = result.get("coverage")
     if scored:  # the runner left some samples out too (e.g. unlabelled ones)
-        coverage = {**coverage, "evaluated": scored["evaluated"],
-                    "left_out": {**coverage.get("left_out", {}), **scored["left_out"]}}
+        coverage = {**coverage, **scored, "left_out": {**coverage.get("left_out", {}), **scored["left_out"]}}
     if coverage.get("total"):
         coverage = {**coverage, "fraction": round(coverage["evaluated"] / coverage["total"], 4)}
     extra = {k: v for k, v in result.items() if k not in ("values", "coverage")}

@@ -65,4 +65,6 @@ def perplexity(built: Any, samples: list[Sample], cfg: Any, max_new_tokens: int 
                                 + (f"|mask_seed:{MASK_SEED}" if masker else ""),
                   "loss": f"loss|mean token cross-entropy (nats)|{task}|tokens:{count}"}
     return {"values": {k: values[k] for k in cfg.metrics}, "signatures": {k: signatures[k] for k in cfg.metrics},
-            "tokens": count, "seconds": round(time.perf_counter() - start, 3)}, shown
+            "tokens": count, "coverage": {"evaluated": len(samples), "left_out": {},
+                                          "truncated": sum(processor.truncated(s) for s in samples)},
+            "seconds": round(time.perf_counter() - start, 3)}, shown

@@ -86,6 +86,12 @@ class TextModelProcessor(TextProcessor):
             ids = ids[: self.settings.max_length - 1] + [eos]
         return {"input_ids": ids}
 
+    def truncated(self, sample: Sample) -> bool:
+        """Whether the sample's text is longer than max_length tokens (scored on its first max_length only)."""
+        text = sample.prompt if self.settings.task == "classification" else sample_text(sample)
+        pair = sample.meta.get("text_pair") if self.settings.task == "classification" else None
+        return len(self.tokenizer(text, pair)["input_ids"]) > self.settings.max_length
+
     def length(self, sample: Sample) -> int:
         """Tokens in the sample's training input."""
         return len(self.encode_train(sample)["input_ids"])
