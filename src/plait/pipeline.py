@@ -16,21 +16,25 @@ from plait.config.load import with_overrides
 from plait.config.schema import Experiment
 from plait.data.dataset import load_splits, screen
 from plait.data.normalize import normalize_targets
-from plait.errors import UserError
+from plait.errors import Terminated, UserError, check_writable_folder
 from plait.evaluate.evaluate import write_eval
 from plait.evaluate.tasks import runner
 from plait.evaluate.generate import derive_max_new_tokens, mean_loss
 from plait.runs.ranks import is_main_process
 from plait.models.config import FamilyConfig
 from plait.models.family import BuildOptions, Built, saved_family
+from plait.models.preflight import check_model
 from plait.models.registry import get_family
-from plait.runs import atomic
+from plait.runs import atomic, lock
 from plait.runs.env import capture_env
 from plait.runs.load import load_run  # noqa: F401  (re-exported)
 from plait.runs.rundir import RunDir, create_run_dir, now
 from plait.train.averaging import average_last_checkpoints
 from plait.train.callbacks import Pruned
 from plait.train.loop import train
+from plait.train.nonfinite import NonFiniteTraining
+from plait.train.pickles import check_tensors_only
+from plait.train.preempt import terminations_raised
 from plait.train.resume import ResumePlan, apply_plan
 from plait.train.seed import seed_everything
 from plait.train.stages import train_stages
@@ -59,6 +63,13 @@ def prepare_data(exp: Experiment, dry_run: bool) -> Prepared:
     return Prepared(kept, {k: dataclasses.asdict(v) for k, v in reports.items()})
 
 
+def preflight(exp: Experiment) -> None:
+    """What can fail before any data is read or run directory made: the output folder, the model's configs and
+    checkpoints (instantiated by transformers, found offline)."""
+    check_writable_folder(exp.output_dir, "output_dir")
+    check_model(exp.model)
+
+
 def dry_run_experiment(exp: Experiment) -> Experiment:
     """`exp` shortened to `dry_run.max_steps` per stage, validated again."""
     steps = exp.dry_run.max_steps
@@ -75,26 +86,37 @@ def run_experiment(exp: Experiment, dry_run: bool = False, progress: bool = True
     `on_validation(step, values)` sees each in-training validation before the last step; raising Pruned ends
     the run as pruned.
     """
-    data = prepare_data(exp, dry_run)
-    if exp.init_from:
-        init_folder(exp.init_from, exp.model)  # before any run directory exists
-    if dry_run:
-        exp = dry_run_experiment(exp)
-    run = run or create_run_dir(exp.output_dir, exp.name, dry_run)
-    if is_main_process():  # the other ranks of a distributed run only train
-        atomic.write_yaml(run.config, exp.model_dump(mode="json"))
-        atomic.write_json(run.env, capture_env(exp.seed, argv if argv is not None else sys.argv))
-        atomic.write_json(run.data_report, data.reports)
-        run.update_status(tags=exp.tags, pid=os.getpid())
-    console.print(f"[bold]plait[/] {exp.name}: run directory [cyan]{run.path}[/]" + (" (dry run)" if dry_run else ""))
-    with failure_recorded(run):
-        execute(exp, run, data, progress, on_validation=on_validation)
+    with terminations_raised():
+        preflight(exp)
+        data = prepare_data(exp, dry_run)
+        if exp.init_from:
+            init_folder(exp.init_from, exp.model)  # before any run directory exists
+        if dry_run:
+            exp = dry_run_experiment(exp)
+        run = run or create_run_dir(exp.output_dir, exp.name, dry_run, hold=is_main_process())
+        with writing(run), failure_recorded(run):
+            if is_main_process():  # the other ranks of a distributed run only train
+                atomic.write_yaml(run.config, exp.model_dump(mode="json"))
+                atomic.write_json(run.env, capture_env(exp.seed, argv if argv is not None else sys.argv))
+                atomic.write_json(run.data_report, data.reports)
+                run.update_status(tags=exp.tags, pid=os.getpid())
+            console.print(f"[bold]plait[/] {exp.name}: run directory [cyan]{run.path}[/]"
+                          + (" (dry run)" if dry_run else ""))
+            execute(exp, run, data, progress, on_validation=on_validation)
     return run
 
 
 def resume_experiment(exp: Experiment, plan: ResumePlan, progress: bool = True,
                       argv: list[str] | None = None) -> RunDir:
     """Continue a run from its last complete checkpoint (see plait.train.resume.plan_resume); return it."""
+    run = plan.run
+    with terminations_raised(), writing(run):
+        return _resume(exp, plan, progress, argv)
+
+
+def _resume(exp: Experiment, plan: ResumePlan, progress: bool, argv: list[str] | None) -> RunDir:
+    if plan.checkpoint is not None:
+        check_tensors_only(plan.checkpoint)  # before anything in the run directory changes
     data = prepare_data(exp, dry_run=False)
     run = plan.run
     env = capture_env(exp.seed, argv if argv is not None else sys.argv)
@@ -102,7 +124,7 @@ def resume_experiment(exp: Experiment, plan: ResumePlan, progress: bool = True,
     if is_main_process():  # the other ranks of a distributed run only read the checkpoint
         apply_plan(plan)
         atomic.write_yaml(run.config, exp.model_dump(mode="json"))
-    resumes = run.status().get("resumes", []) + [{"at": now(), "from_step": plan.step, "pid": os.getpid(),
+    resumes = [*run.status().resumes, {"at": now(), "from_step": plan.step, "pid": os.getpid(),
                                                  "env_changed": changed_env, "forced": plan.forced}]
     run.update_status(state="running", pid=os.getpid(), error=None, finished=None, resumes=resumes)
     run.log({"step": plan.step, "split": "event", "event": "resumed", "checkpoint": str(plan.checkpoint),
@@ -112,6 +134,19 @@ def resume_experiment(exp: Experiment, plan: ResumePlan, progress: bool = True,
     with failure_recorded(run):
         execute(exp, run, data, progress, resume_from=plan.checkpoint)
     return run
+
+
+@contextlib.contextmanager
+def writing(run: RunDir) -> Iterator[None]:
+    """Hold the run directory's one-writer lock (rank 0 for every rank of a multi-process run) while the block runs."""
+    if not is_main_process():
+        yield
+        return
+    lock.acquire(run.path)
+    try:
+        yield
+    finally:
+        lock.release(run.path)
 
 
 @contextlib.contextmanager
@@ -125,9 +160,22 @@ def failure_recorded(run: RunDir) -> Iterator[None]:
     except KeyboardInterrupt:
         run.update_status(state="failed", error="interrupted", finished=now())
         raise
+    except Terminated:
+        run.update_status(state="failed", error=f"terminated during {phase(run)}", finished=now())
+        raise
+    except NonFiniteTraining as err:
+        run.update_status(state="failed", error=str(err), nonfinite=err.record, finished=now())
+        raise
     except BaseException as err:
         run.update_status(state="failed", error=f"{type(err).__name__}: {err}", finished=now())
         raise
+
+
+def phase(run: RunDir) -> str:
+    """What a run was doing, from what it has written: set-up, training or final evaluation."""
+    if run.model.is_dir():
+        return "final evaluation"
+    return "training" if run.status().step > 0 or run.complete_checkpoints() else "set-up"
 
 
 def execute(exp: Experiment, run: RunDir, data: Prepared, progress: bool, resume_from: Path | None = None,
@@ -156,7 +204,7 @@ def execute(exp: Experiment, run: RunDir, data: Prepared, progress: bool, resume
         return values | result["values"]
 
     if exp.stages:
-        first = run.status().get("stage_index", 0) if resume_from else 0
+        first = (run.status().stage_index or 0) if resume_from else 0
         result = train_stages(exp.stages, run, built, data.splits["train"], exp.seed, evaluate_validation,
                               resume_from, first, progress, on_validation)
     else:
@@ -196,7 +244,7 @@ def evaluate_run_splits(exp: Experiment, run: RunDir, built: Built, data: Prepar
                     "left_out": report.get("skipped", {})}
         record = write_eval(run, split, samples, predictions, result, coverage)
         coverage = record["coverage"]  # the task may leave samples out too (e.g. unlabelled ones)
-        run.log({"step": run.status().get("step", 0), "split": split, **record["metrics"]})
+        run.log({"step": run.status().step, "split": split, **record["metrics"]})
         metrics[split] = record["metrics"]
         shown = ", ".join(f"{k} {v:.2f}" for k, v in record["metrics"].items())
         console.print(f"[bold]{split}[/]: {shown}  ({coverage['evaluated']}/{coverage['total']} samples)")

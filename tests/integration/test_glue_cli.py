@@ -43,7 +43,7 @@ def _suite(tmp_path: Path, runs: dict[str, int]) -> Path:
 def _finished(folder: Path) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     for run in find_runs([folder]):
-        if run.status().get("state") == "finished":
+        if run.status().state == "finished":
             out.setdefault(run.path.parent.name, []).append(run.path.name)
     return out
 

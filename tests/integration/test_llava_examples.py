@@ -32,8 +32,12 @@ def stand_ins(tmp_path_factory):
             "eval.max_new_tokens=4", f"output_dir={folder / 'runs'}"], folder
 
 
-def test_examples_validate():
-    assert main(["validate", "--quiet", str(ONE), str(TWO)]) == 0
+def test_examples_validate(stand_ins, capsys):
+    overrides, _ = stand_ins
+    assert main(["validate", "--quiet", str(ONE), str(TWO), *(a for o in overrides for a in ("--set", o))]) == 0
+    assert main(["validate", "--quiet", str(ONE)]) == 2  # as shipped: only the user's data is missing here
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines and all("does not exist" in line and "data.source." in line for line in lines)
     exp = load_experiment(TWO)
     assert [(s.name, s.trainable, s.train.max_steps, s.train.lr) for s in exp.stages] == [
         ("projector", ["projector"], 2000, 1e-3), ("joint", ["projector", "lora"], 6000, 5e-5)]
@@ -47,18 +51,18 @@ def test_examples_dry_run_with_tiny_stand_ins(stand_ins, example):
     assert main(args + [a for o in overrides for a in ("--set", o)]) == 0
     (run,) = [r for r in find_runs([folder / "runs"]) if r.path.parent.name == example.stem]
     status = run.status()
-    assert status["state"] == "finished" and status["dry_run"]
+    assert status.state == "finished" and status.dry_run
     config = yaml.safe_load(run.config.read_text())
     assert config["data"]["normalize_targets"]["stopwords"] and config["model"]["language"]["quantization"]
     assert (run.model / "adapter" / "adapter_model.safetensors").is_file()
     assert (run.model / "projector.safetensors").is_file() and not (run.model / "model.safetensors").exists()
     events = [json.loads(line) for line in run.metrics.read_text().splitlines()]
     if example == TWO:
-        assert [(s["name"], s["steps"]) for s in status["stages"]] == [("projector", 3), ("joint", 3)]
+        assert [(s.name, s.steps) for s in status.stages] == [("projector", 3), ("joint", 3)]
         counts = [e["trainable_parameters"] for e in events if e.get("event") == "stage"]
         assert len(counts) == 2 and counts[0] < counts[1]
     else:
-        assert status["step"] == 3
+        assert status.step == 3
     predictions = [json.loads(line) for line in (run.predictions / "validation.jsonl").read_text().splitlines()]
     # only training targets are cleaned: references keep their capitals and full stops
     assert predictions and all(p["reference"][0].isupper() and p["reference"].endswith(".") for p in predictions)

@@ -29,8 +29,8 @@ def experiment(folder):
 
 def assert_preempted(run: RunDir) -> int:
     status = run.status()
-    assert status["state"] == "preempted"
-    step = status["step"]
+    assert status.state == "preempted"
+    step = status.step
     assert 0 < step < STEPS
     assert run.complete_checkpoints()[-1].name == f"step-{step}"
     assert (run.checkpoints / f"step-{step}" / COMPLETE_MARKER).exists()
@@ -49,7 +49,7 @@ def sigterm_run(tmp_path_factory):
     runs: list[RunDir] = []
     while time.monotonic() < deadline and proc.poll() is None:
         runs = find_runs([folder / "runs"])
-        if runs and runs[0].status().get("step", 0) >= 2:
+        if runs and runs[0].status().step >= 2:
             proc.send_signal(signal.SIGTERM)
             break
         time.sleep(0.05)
@@ -64,8 +64,8 @@ def test_sigterm_checkpoints_marks_preempted_and_exits_75(sigterm_run):
     assert f"preempted at step {step}" in out and "--resume" in out
     assert main(["run", str(exp), "--resume", str(run.path), "--no-progress"]) == 0
     status = run.status()
-    assert status["state"] == "finished" and status["step"] == STEPS
-    assert [r["from_step"] for r in status["resumes"]] == [step]
+    assert status.state == "finished" and status.step == STEPS
+    assert [r.from_step for r in status.resumes] == [step]
     assert [s for s, _, _ in train_losses(run)] == list(range(1, STEPS + 1))
 
 
@@ -89,9 +89,9 @@ def test_sigusr2_in_process_then_resume_of_latest_matches(sigterm_run, tmp_path,
     assert signal.getsignal(signal.SIGUSR2) is signal.SIG_DFL  # handlers are put back after training
 
     assert main(["run", str(exp), "--resume", "--no-progress"]) == 0
-    assert run.status()["state"] == "finished"
+    assert run.status().state == "finished"
     other_exp, other = sigterm_run[:2]
-    if other.status()["state"] != "finished":  # this test ran on its own
+    if other.status().state != "finished":  # this test ran on its own
         assert main(["run", str(other_exp), "--resume", str(other.path), "--no-progress"]) == 0
     ours, theirs = final_weights(run), final_weights(other)
     assert ours.keys() == theirs.keys() and all(torch.equal(ours[k], theirs[k]) for k in ours)

@@ -59,6 +59,6 @@ def test_four_trials_on_a_local_head_one_retried(ray_head, tmp_path):
     assert sorted(t.params["train.lr"] for t in trials if t.state.name == "COMPLETE") == [1e-3, 2e-3, 3e-3, 4e-3]
 
     runs = find_runs([backend.sweep_dir(cfg) / "runs"])
-    assert len(runs) == 4 and all(r.status()["state"] == "finished" for r in runs)
-    assert sorted(r.status()["tags"]["trial"] for r in runs) == sorted(
+    assert len(runs) == 4 and all(r.status().state == "finished" for r in runs)
+    assert sorted(r.status().tags["trial"] for r in runs) == sorted(
         str(t.number) for t in trials if t.state.name == "COMPLETE")

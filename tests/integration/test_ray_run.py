@@ -63,8 +63,8 @@ def test_one_run_directory_written_by_rank_0_after_a_retry(runs, ray_head):
     assert f"ddp: finished | 2 Ray Train workers | {ddp.path}" in log.splitlines()
     assert [p.name for p in ddp.path.parent.iterdir()] == [ddp.name]
     status = ddp.status()
-    assert status["state"] == "finished" and status["step"] == 4
-    assert status["launcher"] == {"kind": "ray", "address": ray_head, "num_workers": 2, "world_size": 2}
+    assert status.state == "finished" and status.step == 4
+    assert status.launcher.model_dump(exclude_none=True) == {"kind": "ray", "address": ray_head, "num_workers": 2, "world_size": 2}
     assert (ddp.model / "model.safetensors").exists() and ddp.eval_result("test") is not None
     events = [r["event"] for r in atomic.read_jsonl(ddp.metrics) if r.get("split") == "event"]
     assert events.count("built") == 1  # rank 0 alone logs, and the retry left no trace of the failed attempt

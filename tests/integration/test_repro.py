@@ -41,7 +41,7 @@ def test_three_same_seed_runs_are_bit_identical_and_the_report_says_so(same_seed
     assert chrf["std"] == 0 and chrf["range"] == 0 and chrf["values"] == [chrf["mean"]] * 3
     for row in report["runs"]:
         run = RunDir(Path(row["path"]))
-        assert run.status()["tags"] == {"repro": report["repro_id"], "run": str(row["run"])}
+        assert run.status().tags == {"repro": report["repro_id"], "run": str(row["run"])}
         assert run.init_weights.exists()
     assert "| run | test score (exact_match) | stopped at epoch |" in markdown
     assert "| mean ± std |" in markdown and "**Verdict:** REPRODUCIBLE" in markdown

@@ -78,7 +78,7 @@ def killed_run(exp: Path, kill_in: str, kill_at: int) -> RunDir:
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
     (run,) = [r for r in find_runs([exp.parent / "runs"]) if r.path not in before]
-    assert run.status()["state"] == "running"  # a SIGKILLed process records nothing
+    assert run.status().state == "running"  # a SIGKILLed process records nothing
     return run
 
 
@@ -99,7 +99,7 @@ def assert_identical(run: RunDir, reference: RunDir, where: str) -> None:
     assert not differing, f"{where}: final weights differ in {differing}"
     assert train_losses(run) == train_losses(reference), f"{where}: per-step losses differ"
     assert run.eval_result("test")["metrics"] == reference.eval_result("test")["metrics"]
-    assert run.status()["state"] == "finished" and run.status()["step"] == STEPS_PER_EPOCH * EPOCHS
+    assert run.status().state == "finished" and run.status().step == STEPS_PER_EPOCH * EPOCHS
 
 
 @pytest.fixture(scope="module")
@@ -134,7 +134,7 @@ def test_sigkill_inside_gradient_accumulation_resumes_bit_exact(reference, kille
     exp, uninterrupted = reference
     run, _, step, where = killed
     assert main(["run", str(exp), "--set", "train.batch_size=8", "--resume", str(run.path), "--no-progress"]) == 2
-    assert run.status()["state"] == "running"  # the refused resume changed nothing
+    assert run.status().state == "running"  # the refused resume changed nothing
 
     run_cli(str(exp), "--resume", str(run.path))
     assert_identical(run, uninterrupted, where)

@@ -39,8 +39,8 @@ def test_run_directory_contract(finished):
     env = json.loads(run.env.read_text())
     assert env["seed"] == 0 and "torch" in env["packages"] and "transformers" in env["packages"]
     status = run.status()
-    assert status["state"] == "finished" and status["step"] == 6 and status["dry_run"] is False
-    assert status["headline"]["metric"] == "exact_match"
+    assert status.state == "finished" and status.step == 6 and status.dry_run is False
+    assert status.headline.metric == "exact_match"
     events = [json.loads(line) for line in run.metrics.read_text().splitlines()]
     train_steps = [e["step"] for e in events if e["split"] == "train"]
     assert train_steps == [1, 2, 4, 6]
@@ -51,7 +51,7 @@ def test_run_directory_contract(finished):
     assert result["generation"]["max_new_tokens"] >= 2
     predictions = [json.loads(line) for line in (run.predictions / "test.jsonl").read_text().splitlines()]
     assert len(predictions) == 16 and {"id", "prediction", "reference"} <= set(predictions[0])
-    assert status["headline"]["value"] == result["metrics"]["exact_match"]
+    assert status.headline.value == result["metrics"]["exact_match"]
 
 
 def test_frozen_parts_stay_identical_and_trained_parts_change(finished):
@@ -98,7 +98,7 @@ def test_dry_run_is_marked_and_never_mistaken(tmp_path, capsys):
     (run,) = find_runs([tmp_path / "runs"])
     assert run.name.startswith("dryrun-")
     status = run.status()
-    assert status["dry_run"] is True and status["step"] == 2 and status["state"] == "finished"
+    assert status.dry_run is True and status.step == 2 and status.state == "finished"
     assert json.loads(run.data_report.read_text())["train"]["total"] == 8
     capsys.readouterr()
     assert main(["ls", str(tmp_path / "runs")]) == 0
@@ -134,7 +134,7 @@ def test_corrupt_images_are_skipped_and_counted(tmp_path):
     })
     assert main(["run", str(path), "--no-progress"]) == 0
     (run,) = find_runs([tmp_path / "runs"])
-    assert run.status()["state"] == "finished"
+    assert run.status().state == "finished"
     report = json.loads(run.data_report.read_text())["train"]
     assert report["total"] == 30 and report["kept"] == 27
     assert report["skipped"]["missing file"] == 1 and report["skipped"]["empty file"] == 1

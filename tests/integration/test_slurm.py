@@ -35,25 +35,25 @@ def test_preempted_job_is_requeued_and_matches_an_uninterrupted_job(tmp_path, mo
     monkeypatch.setenv(CLUSTER_ENV, "local")
     spec = write_experiment(tmp_path, "slurm", **SETTINGS)
     run, job = submit(load_experiment(str(spec), []), SlurmConfig(), str(spec), [])
-    assert run.status()["job"]["id"] == job.job_id
+    assert run.status().job.id == job.job_id
     deadline = time.monotonic() + 150
-    while run.status().get("step", 0) < 2 and time.monotonic() < deadline and not job.done():
+    while run.status().step < 2 and time.monotonic() < deadline and not job.done():
         time.sleep(0.05)
-    os.kill(run.status()["pid"], signal.SIGUSR2)  # what SLURM sends the job's task before its time limit
+    os.kill(run.status().pid, signal.SIGUSR2)  # what SLURM sends the job's task before its time limit
 
     # meanwhile, the same experiment as an uninterrupted job, through the CLI
     assert main(["run", str(spec), "--launcher", "slurm", "--wait", "--no-progress"]) == 0
     assert job.result() == str(run.path.resolve()), job.stderr()
     status = run.status()
-    assert status["state"] == "finished" and status["step"] == STEPS
-    stopped = [r["from_step"] for r in status["resumes"]]
+    assert status.state == "finished" and status.step == STEPS
+    stopped = [r.from_step for r in status.resumes]
     assert len(stopped) == 1 and 2 <= stopped[0] < STEPS  # requeued once, from the pre-emption checkpoint
-    assert status["job"] == {**status["job"], "id": job.job_id, "state": "COMPLETED"}
+    assert (status.job.id, status.job.state) == (job.job_id, "COMPLETED")
     assert "Requeued job" in job.stderr() or "Requeued job" in job.stdout()
     assert [s for s, _ in train_losses(run)] == list(range(1, STEPS + 1))
 
     (plain,) = [r for r in find_runs([tmp_path / "runs"]) if r.path.resolve() != run.path.resolve()]
-    assert plain.status()["state"] == "finished" and "resumes" not in plain.status()
+    assert plain.status().state == "finished" and not plain.status().resumes
     ours, theirs = load_file(run.model / "model.safetensors"), load_file(plain.model / "model.safetensors")
     assert ours.keys() == theirs.keys() and all(torch.equal(ours[k], theirs[k]) for k in ours)
     assert train_losses(run) == train_losses(plain)
@@ -62,7 +62,7 @@ def test_preempted_job_is_requeued_and_matches_an_uninterrupted_job(tmp_path, mo
     monkeypatch.setenv("COLUMNS", "300")  # a table as wide as its text
     assert main(["ls", str(tmp_path / "runs")]) == 0
     listed = capsys.readouterr().out
-    assert f"{job.job_id} COMPLETED" in listed and f"{plain.status()['job']['id']} COMPLETED" in listed
+    assert f"{job.job_id} COMPLETED" in listed and f"{plain.status().job.id} COMPLETED" in listed
 
 
 def test_slurm_without_sbatch_is_a_user_error(tmp_path, monkeypatch):
@@ -97,4 +97,4 @@ def test_sweep_workers_run_as_a_job_array(tmp_path, monkeypatch):
     study = backend.load_study(cfg, str(path))
     assert ledger.counts(study) == {"complete": 2}
     runs = find_runs([backend.sweep_dir(cfg) / "runs"])
-    assert sorted(r.status()["tags"]["trial"] for r in runs) == ["0", "1"]
+    assert sorted(r.status().tags["trial"] for r in runs) == ["0", "1"]

@@ -67,8 +67,8 @@ def test_each_stage_is_logged_with_its_checked_trainable_count_and_schedule(stag
     assert rates["align"] == [pytest.approx(1e-2)] * 3  # the stage's lr, constant as the experiment's schedule
     assert rates["joint"] == sorted(rates["joint"], reverse=True) and rates["joint"][0] == pytest.approx(1e-3)
     status = run.status()
-    assert status["state"] == "finished" and status["stage"] == "joint" and status["stage_index"] == 1
-    assert [(s["name"], s["steps"]) for s in status["stages"]] == [("align", 3), ("joint", 4)]
+    assert status.state == "finished" and status.stage == "joint" and status.stage_index == 1
+    assert [(s.name, s.steps) for s in status.stages] == [("align", 3), ("joint", 4)]
     assert [p.name for p in run.complete_checkpoints()] == ["step-4"]  # stage one's moved to checkpoints/align/
 
 

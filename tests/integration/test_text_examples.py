@@ -56,7 +56,7 @@ def test_examples_dry_run_with_tiny_stand_ins(stand_ins, name):
     args = ["run", str(EXAMPLES / f"{name}.yaml"), "--dry-run", "--no-progress"]
     assert main(args + [a for o in overrides for a in ("--set", o)]) == 0
     (run,) = [r for r in find_runs([folder / "runs"]) if r.path.parent.name == name]
-    assert run.status()["state"] == "finished" and run.status()["dry_run"]
+    assert run.status().state == "finished" and run.status().dry_run
     record = run.eval_result("validation")
     coverage = record["coverage"]
     assert record["metrics"]["perplexity"] > 1 and coverage["evaluated"] == coverage["total"] and coverage["fraction"] == 1

@@ -37,8 +37,8 @@ def test_two_ranks_one_run_directory_written_by_rank_0(runs):
     assert "rank 0/2" in log and "rank 1/2" in log
     assert [p.name for p in ddp.path.parent.iterdir()] == [ddp.name]
     status = ddp.status()
-    assert status["state"] == "finished" and status["step"] == 4
-    assert status["launcher"] == {"kind": "torchrun", "nproc_per_node": 2, "nnodes": 1, "world_size": 2}
+    assert status.state == "finished" and status.step == 4
+    assert status.launcher.model_dump(exclude_none=True) == {"kind": "torchrun", "nproc_per_node": 2, "nnodes": 1, "world_size": 2}
     assert (ddp.model / "model.safetensors").exists() and ddp.eval_result("test") is not None
     assert len([r for r in atomic.read_jsonl(ddp.metrics) if r.get("event") == "built"]) == 1  # rank 0 alone logs
     rank_logs = sorted(p.parent.name for p in (ddp.path / "logs").rglob("stderr.log"))
@@ -69,7 +69,7 @@ def test_preempted_two_process_run_exits_75_and_resumes_to_the_uninterrupted_wei
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     for _ in range(2400):
         runs = find_runs([tmp_path / "cut" / "runs"])
-        if runs and runs[0].status().get("step", 0) >= 20 or proc.poll() is not None:
+        if runs and runs[0].status().step >= 20 or proc.poll() is not None:
             break
         time.sleep(0.05)
     proc.send_signal(signal.SIGTERM)  # to `plait run` alone: it passes the signal on to torchrun and the ranks
@@ -77,13 +77,13 @@ def test_preempted_two_process_run_exits_75_and_resumes_to_the_uninterrupted_wei
     (cut,) = find_runs([tmp_path / "cut" / "runs"])
     status = cut.status()
     assert proc.returncode == 75, log[-3000:]
-    assert status["state"] == "preempted" and 20 <= status["step"] < 200
-    assert f"step-{status['step']}" == cut.complete_checkpoints()[-1].name
+    assert status.state == "preempted" and 20 <= status.step < 200
+    assert f"step-{status.step}" == cut.complete_checkpoints()[-1].name
 
     assert main(["run", str(exp), "--nproc", "2", "--resume", "--no-progress"]) == 0
     assert main(["run", str(reference), "--nproc", "2", "--no-progress"]) == 0
     (whole,) = find_runs([tmp_path / "whole" / "runs"])
-    assert cut.status()["state"] == "finished" and cut.status()["resumes"][0]["from_step"] == status["step"]
+    assert cut.status().state == "finished" and cut.status().resumes[0].from_step == status.step
     assert train_curve(cut) == train_curve(whole)
     ours, theirs = load_file(cut.model / "model.safetensors"), load_file(whole.model / "model.safetensors")
     assert ours.keys() == theirs.keys() and all(torch.equal(ours[k], theirs[k]) for k in ours)

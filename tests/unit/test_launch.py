@@ -80,7 +80,7 @@ def test_only_rank_0_writes_the_launched_run_directory(tmp_path, monkeypatch):
     monkeypatch.setenv("RANK", "0")
     leader = launched_run_dir()
     leader.update_status(state="running")
-    assert type(leader) is not FollowerRunDir and leader.status()["state"] == "running"
+    assert type(leader) is not FollowerRunDir and leader.status().state == "running"
 
 
 def test_slurm_resources_become_sbatch_lines(tmp_path, monkeypatch):
@@ -100,10 +100,14 @@ def test_slurm_resources_become_sbatch_lines(tmp_path, monkeypatch):
 
 def test_ls_job_column_names_the_slurm_job_or_the_launcher():
     from plait.commands.ls import job_cell
+    from plait.runs.status import RunStatus
 
-    assert job_cell({"job": {"id": "4242", "state": "RUNNING"}, "launcher": {"kind": "slurm"}}) == "4242 RUNNING"
-    assert job_cell({"launcher": {"kind": "torchrun", "nproc_per_node": 2, "nnodes": 1, "world_size": 2}}) \
+    def cell(record: dict) -> str:
+        return job_cell(RunStatus.model_validate(record))
+
+    assert cell({"job": {"id": "4242", "state": "RUNNING"}, "launcher": {"kind": "slurm"}}) == "4242 RUNNING"
+    assert cell({"launcher": {"kind": "torchrun", "nproc_per_node": 2, "nnodes": 1, "world_size": 2}}) \
         == "torchrun x2"
-    assert job_cell({"launcher": {"kind": "ray", "address": "127.0.0.1:6379", "num_workers": 4, "world_size": 4}}) \
+    assert cell({"launcher": {"kind": "ray", "address": "127.0.0.1:6379", "num_workers": 4, "world_size": 4}}) \
         == "ray x4"
-    assert job_cell({"state": "finished"}) == "-"
+    assert cell({"state": "finished"}) == "-"

@@ -19,7 +19,7 @@ def trained(kind: str) -> tuple[torch.optim.Optimizer, list[float]]:
         loss.backward()
         optimizer.step()
         optimizer.zero_grad()
-        losses.append(float(loss))
+        losses.append(float(loss.detach()))
     return optimizer, losses
 
 

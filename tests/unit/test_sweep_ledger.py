@@ -66,7 +66,7 @@ def test_dead_worker_trial_is_failed_and_retried_once_with_the_same_parameters(t
     assert study.trials[trial.number].state == TrialState.FAIL
     assert study.trials[trial.number].user_attrs[ledger.OUTCOME] == ledger.DIED
     assert retry_params == params and retry.user_attrs[ledger.RETRY_OF] == trial.number
-    assert run.status()["state"] == "failed" and "worker running it died" in run.status()["error"]
+    assert run.status().state == "failed" and "worker running it died" in run.status().error
     assert ledger.counts(study) == {"running": 1}  # the retry takes the dead trial's slot
     retry.set_user_attr(ledger.WORKER, dead_worker())  # the retry dies too: no third attempt
     ledger.reap(study, 600, tmp_path / "runs")

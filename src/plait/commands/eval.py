@@ -25,7 +25,7 @@ def main(args: argparse.Namespace) -> int:
     from plait.pipeline import evaluate_run_splits, load_run, prepare_data
 
     run, exp, built = load_run(args.run)
-    data = prepare_data(exp, dry_run=bool(run.status().get("dry_run")))
+    data = prepare_data(exp, dry_run=run.status().dry_run)
     if not data.splits.get(args.split):
         raise UserError(f"--split {args.split}: the run's data has no {args.split} split "
                         f"(available: {', '.join(sorted(data.splits))})")

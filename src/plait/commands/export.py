@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from plait.errors import UserError
+from plait.errors import UserError, check_writable_folder
 
 NAME = "export"
 HELP = ("write a run's model as a folder plain transformers loads: LlavaForConditionalGeneration when Llava "
@@ -34,6 +34,7 @@ def main(args: argparse.Namespace) -> int:
     if not capabilities(family).export:
         exported = ", ".join(s.name for s in specs() if s.capabilities.export)
         raise UserError(f"{args.run}: the {family} family has no export; families with one: {exported}")
+    check_writable_folder(target.parent, "--to")
     target.parent.mkdir(parents=True, exist_ok=True)
     record = get_family(family).export(folder, target, args.merge)
     adapter = f", adapter in {target / record['adapter']}" if record["adapter"] else ""

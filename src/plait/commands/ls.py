@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from rich.console import Console
 from rich.table import Table
 
 from plait.runs.rundir import find_runs
+from plait.runs.status import CorruptStatus, RunStatus
 
 NAME = "ls"
 HELP = "list run directories with status, step and headline metric"
@@ -23,26 +25,33 @@ def main(args: argparse.Namespace) -> int:
     for column in ("experiment", "run", "state", "step", "headline", "tags", "job", "started"):
         table.add_column(column)
     count = 0
+    unreadable = []
     for run in find_runs(args.roots):
-        status = run.status()
-        if status.get("dry_run") and not args.dry_runs:
+        try:
+            status = run.status()
+        except CorruptStatus as err:  # one broken run must not hide the others
+            table.add_row(run.path.parent.name, run.name, "unreadable", "", "-", "", "-", "")
+            unreadable.append(str(err))
+            count += 1
             continue
-        headline = status.get("headline") or {}
-        value = headline.get("value")
-        shown = f"{headline.get('metric')} {value:.2f}" if isinstance(value, (int, float)) else "-"
-        tags = " ".join(f"{k}={v}" for k, v in (status.get("tags") or {}).items())
-        state = status.get("state", "?") + (" (dry)" if status.get("dry_run") else "")
-        table.add_row(status.get("experiment", run.path.parent.name), run.name, state,
-                      str(status.get("step", "")), shown, tags, job_cell(status), str(status.get("started", "")))
+        if status.dry_run and not args.dry_runs:
+            continue
+        headline = status.headline
+        shown = f"{headline.metric} {headline.value:.2f}" if headline and headline.value is not None else "-"
+        tags = " ".join(f"{k}={v}" for k, v in status.tags.items())
+        state = (status.state or "?") + (" (dry)" if status.dry_run else "")
+        table.add_row(status.experiment or run.path.parent.name, run.name, state,
+                      str(status.step), shown, tags, job_cell(status), status.started or "")
         count += 1
     Console().print(table if count else "no runs found")
+    for line in unreadable:  # whole, below the table: a narrow terminal would wrap it inside a cell
+        print(f"plait ls: unreadable: {line}", file=sys.stderr)
     return 0
 
 
-def job_cell(status: dict) -> str:
+def job_cell(status: RunStatus) -> str:
     """A SLURM job's id and last known state, else how many processes a launcher ran it on, or '-'."""
-    job = status.get("job") or {}
-    if job.get("id"):
-        return f"{job.get('id')} {job.get('state', '?')}"
-    launcher = status.get("launcher") or {}
-    return f"{launcher['kind']} x{launcher['world_size']}" if launcher.get("world_size") else "-"
+    if status.job and status.job.id:
+        return f"{status.job.id} {status.job.state or '?'}"
+    launcher = status.launcher
+    return f"{launcher.kind} x{launcher.world_size}" if launcher and launcher.world_size else "-"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 NAME = "predict"
@@ -27,11 +28,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="reference column, copied to the output when present (default target)")
     parser.add_argument("--decoder-prompt-field", default="decoder_prompt",
                         help="decoder-prompt column, used when present (encoder-decoder families; default decoder_prompt)")
+    parser.add_argument("--max-bad-fraction", type=float, default=0.0, metavar="F",
+                        help="skip (and count) rows whose media cannot be used, up to this share of the manifest "
+                             "(0-1; default 0: any unusable row refuses the manifest)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
 def main(args: argparse.Namespace) -> int:
-    from plait.errors import UserError
+    from plait.errors import UserError, check_writable_file
     from plait.serve.predict import Fields, check_media, predict, read_prompts
     from plait.serve.session import LoadedRun
 
@@ -39,11 +43,17 @@ def main(args: argparse.Namespace) -> int:
                         ("--max-new-tokens", args.max_new_tokens)):
         if value is not None and value < 1:
             raise UserError(f"{flag}: {value} is not allowed; use an integer >= 1")
+    if not 0.0 <= args.max_bad_fraction <= 1.0:
+        raise UserError(f"--max-bad-fraction: {args.max_bad_fraction} is not allowed; use a share between 0 and 1")
+    check_writable_file(args.out, "--out")
     fields = Fields(args.id_field, args.media_field, args.prompt_field, args.reference_field,
                     args.decoder_prompt_field)
     samples, has_reference = read_prompts(args.data, fields)
     loaded = LoadedRun(args.run)
-    check_media(loaded, samples, args.data)
+    samples, skipped = check_media(loaded, samples, args.data, args.max_bad_fraction)
+    if skipped:
+        print(f"predict: skipped {sum(skipped.values())} rows with unusable media "
+              f"({', '.join(f'{r}: {n}' for r, n in skipped.items())})", file=sys.stderr)
     stats = predict(loaded, samples, has_reference, args.out, args.batch_size,
                     args.max_new_tokens or loaded.default_max_new_tokens(), args.beams, not args.no_progress)
     print(f"predict: {stats['samples']} samples in {stats['seconds']:.2f} s "

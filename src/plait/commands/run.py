@@ -69,12 +69,11 @@ def main(args: argparse.Namespace) -> int:
         if not is_main_process():  # rank 0 reports the run
             continue
         status = run.status()
-        if status.get("state") == "preempted":
+        if status.state == "preempted":
             again = [*args.experiments, *(f"--set={o}" for o in args.overrides), "--resume", str(run.path)]
-            print(f"{exp.name}: preempted at step {status.get('step')} | resume with: plait run {shlex.join(again)}")
+            print(f"{exp.name}: preempted at step {status.step} | resume with: plait run {shlex.join(again)}")
             return PREEMPTED_EXIT
-        headline = status.get("headline", {})
-        value = headline.get("value")
-        shown = f"{headline.get('metric')} {value:.2f}" if isinstance(value, (int, float)) else "no score"
-        print(f"{exp.name}: {status.get('state')} | held-out {shown} | {run.path}")
+        headline = status.headline
+        shown = f"{headline.metric} {headline.value:.2f}" if headline and headline.value is not None else "no score"
+        print(f"{exp.name}: {status.state} | held-out {shown} | {run.path}")
     return 0

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import importlib.util
 import re
+import traceback
 import types
 import typing
 from dataclasses import dataclass
@@ -100,7 +101,7 @@ def _from_yaml(path: Path, chain: tuple[Path, ...], what: str = "experiment") ->
         cycle = " -> ".join(str(p) for p in (*chain, resolved))
         raise UserError(f"{path}: `extends` makes a cycle: {cycle}")
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        data = yaml.load(read_utf8(path), Loader=UniqueKeyLoader) or {}
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)  # only MarkedYAMLError carries a position
         where = f" line {mark.line + 1}" if mark else ""
@@ -123,22 +124,67 @@ def _from_yaml(path: Path, chain: tuple[Path, ...], what: str = "experiment") ->
     return deep_merge(merged, data)
 
 
+class UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's SafeLoader, except that a key given twice in one mapping is an error (SafeLoader keeps the last)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            try:
+                first = seen.get(key)
+            except TypeError:  # an unhashable key: SafeLoader's own error says so
+                break
+            if first is not None:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key `{key}` (first given on line {first + 1})", key_node.start_mark)
+            seen[key] = key_node.start_mark.line
+        return super().construct_mapping(node, deep)
+
+
+def read_utf8(path: Path) -> str:
+    """A text file's contents; one line naming the file when it is not UTF-8 or cannot be read."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise UserError(f"{path}: not UTF-8 text (byte {err.object[err.start]:#04x} at offset {err.start}); "
+                        "save it as UTF-8") from None
+    except OSError as err:
+        raise UserError(f"{path}: cannot read it ({err.strerror})") from None
+
+
 def _from_python(file: Path, func: str) -> dict[str, Any]:
     if not file.is_file():
         raise UserError(f"{file}: experiment file not found")
     spec = importlib.util.spec_from_file_location(f"plait_experiment_{file.stem}", file)
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    try:
+        spec.loader.exec_module(module)
+    except SyntaxError as err:
+        raise UserError(f"{file} line {err.lineno}: not valid Python ({err.msg})") from None
+    except Exception as err:  # noqa: BLE001  (the user's module: whatever it raises is reported, not a crash)
+        raise UserError(f"{file}: importing it raised {_raised(err, file)}") from None
     fn = vars(module).get(func)
     if not callable(fn):
         names = sorted(n for n, v in vars(module).items() if callable(v) and not n.startswith("_"))
         raise UserError(f"{file}: no function `{func}`; functions there: {', '.join(names) or 'none'}")
-    result = fn()
+    try:
+        result = fn()
+    except Exception as err:  # noqa: BLE001
+        raise UserError(f"{file}:{func}: raised {_raised(err, file)}") from None
     if isinstance(result, BaseModel):
         result = result.model_dump(mode="json")
     if not isinstance(result, dict):
         raise UserError(f"{file}:{func}: must return a mapping or an Experiment, got {type(result).__name__}")
     return copy.deepcopy(result)
+
+
+def _raised(err: BaseException, file: Path) -> str:
+    """`Type: message (line N)` of an exception from user code, N the deepest line in `file`."""
+    frames = traceback.extract_tb(err.__traceback__)
+    lines = [frame.lineno for frame in frames if Path(frame.filename).resolve() == file.resolve()]
+    where = f" (line {lines[-1]})" if lines else ""
+    return f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}{where}"
 
 
 def deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:

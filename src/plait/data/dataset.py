@@ -11,6 +11,7 @@ from torch.utils.data import Dataset
 
 from plait.data.config import BuiltinSource, DataConfig, LlavaJsonSource, ManifestSource, SignsSource, TsvSource
 from plait.data.sample import Sample
+from plait.data.sources.manifest import MISSING as UNUSABLE
 from plait.data.text_config import BuiltinGlueSource, BuiltinTextSource, HfSource, TextSource
 from plait.errors import UserError
 
@@ -139,14 +140,15 @@ class SplitReport:
 def screen(
     splits: dict[str, list[Sample]], check: Callable[[Sample], str | None], max_bad_fraction: float
 ) -> tuple[dict[str, list[Sample]], dict[str, SplitReport]]:
-    """Drop samples `check` rejects, counting reasons; refuse a split whose bad share passes the threshold."""
+    """Drop samples `check` rejects (or their source marked unusable), counting reasons; refuse a split whose bad
+    share passes the threshold."""
     kept_splits, reports = {}, {}
     for name, samples in splits.items():
         reasons: Counter[str] = Counter()
         report = SplitReport(total=len(samples))
         kept = []
         for sample in samples:
-            reason = check(sample)
+            reason = sample.meta.get(UNUSABLE) or check(sample)
             if reason is None:
                 kept.append(sample)
                 continue
@@ -168,14 +170,42 @@ def screen(
 
 
 class EncodedDataset(Dataset):
-    """Samples encoded on access by a family processor's `encode` function."""
+    """Samples encoded on access by a family processor's `encode` function; with `keep_bytes`, each encoded
+    sample is kept after its first use while the kept tensors fit in that many bytes, so later epochs skip
+    tokenising and media processing (encoding is a pure function of the sample: nothing changes but time).
+    In data-loader worker processes the kept samples live as long as the worker (one epoch)."""
 
-    def __init__(self, samples: list[Sample], encode: Callable[[Sample], dict[str, Any]]) -> None:
+    def __init__(self, samples: list[Sample], encode: Callable[[Sample], dict[str, Any]], keep_bytes: int = 0) -> None:
         self.samples = samples
         self.encode = encode
+        self.keep_bytes = keep_bytes
+        self.kept: dict[int, dict[str, Any]] = {}
+        self.kept_bytes = 0
 
     def __len__(self) -> int:
         return len(self.samples)
 
     def __getitem__(self, index: int) -> dict[str, Any]:
-        return self.encode(self.samples[index])
+        found = self.kept.get(index)
+        if found is not None:
+            return found
+        item = self.encode(self.samples[index])
+        if self.keep_bytes:
+            size = _nbytes(item)
+            if self.kept_bytes + size <= self.keep_bytes:
+                self.kept[index] = item
+                self.kept_bytes += size
+        return item
+
+
+def _nbytes(item: dict[str, Any]) -> int:
+    """Bytes an encoded sample holds (tensors and arrays by their buffers, lists of ids at 8 bytes each)."""
+    total = 0
+    for value in item.values():
+        if hasattr(value, "nbytes"):
+            total += int(value.nbytes)
+        elif hasattr(value, "element_size"):
+            total += value.element_size() * value.nelement()
+        elif isinstance(value, (list, tuple)):
+            total += 8 * len(value)
+    return total

@@ -122,7 +122,7 @@ def plan_jobs(suite: GlueSuite, sources: list[Pretrained]) -> list[Job]:
 def finished_run(job: Job) -> RunDir | None:
     """The job's finished run directory (the newest, should there be several), or None."""
     done = [r for r in find_runs([job.output_dir / job.name])
-            if r.status().get("state") == "finished" and not r.is_dry_run]
+            if r.status().state == "finished" and not r.is_dry_run]
     return done[-1] if done else None
 
 

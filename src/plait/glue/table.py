@@ -65,8 +65,8 @@ def collect_row(folder: Path, tasks: list[str]) -> dict[str, TaskCell]:
     cells = {name: TaskCell(TASKS[name]) for name in tasks}
     for run in find_runs([folder]):
         status = run.status()
-        task = status.get("tags", {}).get("glue_task")
-        if status.get("state") != "finished" or status.get("dry_run") or task not in cells:
+        task = status.tags.get("glue_task")
+        if status.state != "finished" or status.dry_run or task not in cells:
             continue
         values = run_values(run, TASKS[task])
         if values is not None:

@@ -12,6 +12,7 @@ from plait.config.schema import Experiment
 from plait.config.launch import LaunchConfig
 from plait.launch.flags import child_arguments, launch_config
 from plait.launch.torchrun import Topology, launch, shared_run_dir
+from plait.runs import lock
 from plait.runs.rundir import RunDir
 from plait.train.preempt import PREEMPTED_EXIT
 from plait.train.resume import find_run, plan_resume
@@ -27,6 +28,7 @@ def in_this_process(plan: LaunchConfig) -> bool:
 def resumable(exp: Experiment, given: str, force: bool) -> RunDir:
     """The run a multi-process `--resume` continues, checked here once so that a refusal is one clear line."""
     run = find_run(exp.output_dir, exp.name, given or None)
+    lock.refuse_if_held(run.path, "--resume")  # rank 0 will take the lock; refuse here, before any process starts
     plan_resume(run, exp.model_dump(mode="json"), force)
     return run
 
@@ -61,9 +63,9 @@ def launch_elsewhere(args: argparse.Namespace, experiments: list[Experiment]) ->
                           f"into [cyan]{run.path}[/] (logs per rank: {run.path / 'logs'})")
             code = launch(run, topology, child)
             status = run.status()
-            print(f"{exp.name}: {status.get('state')} | {plan.nproc * plan.nnodes} processes | {run.path}")
-            if status.get("state") == "preempted":
-                print(f"{exp.name}: preempted at step {status.get('step')} | resume with the same command "
+            print(f"{exp.name}: {status.state} | {plan.nproc * plan.nnodes} processes | {run.path}")
+            if status.state == "preempted":
+                print(f"{exp.name}: preempted at step {status.step} | resume with the same command "
                       f"and --resume {run.path}")
                 code = PREEMPTED_EXIT
             codes.append(code)

@@ -38,7 +38,7 @@ def train_rank(config: dict[str, Any]) -> None:
     sys.argv = config["argv"]  # env.json records the command the user typed, not Ray's worker
     run = RunDir(Path(config["run"]))
     started = run.config.exists()  # an earlier attempt (or --resume) began this run
-    finished = run.status().get("state") == "finished"  # an earlier attempt failed only after the end
+    finished = run.status().state == "finished"  # an earlier attempt failed only after the end
     if dist.is_initialized():
         dist.barrier()  # every rank has looked before rank 0 writes config.yaml, so all take the same path
     if finished:
@@ -106,7 +106,7 @@ def run_on_ray(exp: Experiment, plan: LaunchConfig, child: list[str], run: RunDi
     except TrainingFailedError as err:
         # Ray's view names the rank that failed; rank 0's own record may only say its peer went away
         error = failure_line(err)
-        run.update_status(state="failed", error=error, finished=run.status().get("finished") or now())
+        run.update_status(state="failed", error=error, finished=run.status().finished or now())
         print(f"{exp.name}: failed | {error} | {run.path}")
         return 1
     except BaseException as err:
@@ -117,5 +117,5 @@ def run_on_ray(exp: Experiment, plan: LaunchConfig, child: list[str], run: RunDi
         if joined:
             ray.shutdown()  # leaves the cluster (or stops the local instance), flushing the workers' output first
     status = run.status()
-    print(f"{exp.name}: {status.get('state')} | {workers} Ray Train workers | {run.path}")
-    return 0 if status.get("state") == "finished" else 1
+    print(f"{exp.name}: {status.state} | {workers} Ray Train workers | {run.path}")
+    return 0 if status.state == "finished" else 1

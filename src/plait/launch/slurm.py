@@ -59,7 +59,8 @@ def make_executor(folder: Path, name: str, slurm: SlurmConfig) -> Any:
 
 def record_job(run: RunDir, **fields: Any) -> None:
     """Merge job facts (id, state, ...) into status.json's `job` record."""
-    run.update_status(job={**(run.status().get("job") or {}), **fields})
+    job = run.status().job
+    run.update_status(job={**(job.model_dump(exclude_none=True) if job else {}), **fields})
 
 
 @dataclass
@@ -91,7 +92,7 @@ class RunJob:
             resume_experiment(exp, plan, progress=False)
         else:
             run_experiment(exp, progress=False, run=run)
-        state = run.status().get("state")
+        state = run.status().state
         if state == "preempted":
             record_job(run, state="PREEMPTED")
             # plait took the signal while training; give it to submitit now: checkpoint() + requeue
@@ -131,6 +132,6 @@ def submit_run(exp: Experiment, plan: LaunchConfig, spec: str, overrides: list[s
     if not wait:
         return 0
     job.wait()
-    state = run.status().get("state")
+    state = run.status().state
     print(f"{exp.name}: {state} | job {job.job_id} {job.state} | {run.path}")
     return 0 if state == "finished" else 1

@@ -68,8 +68,7 @@ def read_run(run: RunDir) -> RunRecord:
                                                        if isinstance(v, (int, float))}
     return RunRecord(
         path=run.path, config=flatten(yaml.safe_load(run.config.read_text()) or {}),
-        state=str(status.get("state", "unknown")), step=int(status.get("step", 0) or 0),
-        epoch=float(status.get("epoch", 0.0) or 0.0), tags=dict(status.get("tags") or {}),
+        state=str(status.state or "unknown"), step=status.step, epoch=status.epoch, tags=dict(status.tags),
         metrics=metrics, events=atomic.read_jsonl(run.metrics),
     )
 

@@ -41,10 +41,11 @@ def metric_stats(values: list[float]) -> dict[str, Any]:
 
 def run_row(index: int, run: RunDir) -> dict[str, Any]:
     status = run.status()
-    headline = status.get("headline") or {}
+    headline = status.headline
     return {"run": index, "path": str(run.path), "seed": atomic.read_json(run.env, {}).get("seed"),
-            "state": status.get("state"), "metric": headline.get("metric"), "score": headline.get("value"),
-            "epoch": status.get("epoch"), "step": status.get("step"), "metrics": status.get("metrics") or {}}
+            "state": status.state, "metric": headline.metric if headline else None,
+            "score": headline.value if headline else None, "epoch": status.epoch, "step": status.step,
+            "metrics": status.metrics}
 
 
 def build_report(runs: list[RunDir], vary_seed: bool, experiment: str, repro_id: str,

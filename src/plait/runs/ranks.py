@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from plait.runs.rundir import RunDir
+from plait.runs.status import RunStatus, check_fields
 
 RUN_DIR_ENV = "PLAIT_RUN_DIR"
 """Set by a launcher: the run directory it created, which every rank of the run uses."""
@@ -39,7 +40,8 @@ def launched_rank() -> bool:
 class FollowerRunDir(RunDir):
     """The run directory as a non-zero rank sees it: same paths (checkpoints, RNG states), no record writes."""
 
-    def update_status(self, **fields: Any) -> dict[str, Any]:
+    def update_status(self, **fields: Any) -> RunStatus:
+        check_fields(fields)  # a bug is a bug on every rank
         return self.status()
 
     def log(self, record: dict[str, Any]) -> None:

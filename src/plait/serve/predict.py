@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,13 +48,19 @@ def read_prompts(path: Path, fields: Fields) -> tuple[list[Sample], bool]:
     return samples, has_reference
 
 
-def check_media(loaded: LoadedRun, samples: list[Sample], path: Path) -> None:
-    """Refuse the manifest, before generating anything, when any row's media cannot be used."""
+def check_media(loaded: LoadedRun, samples: list[Sample], path: Path, max_bad_fraction: float = 0.0
+                ) -> tuple[list[Sample], dict[str, int]]:
+    """The rows whose media can be used, and the skipped ones counted by reason; refuse the manifest, before
+    generating anything, when more than `max_bad_fraction` of its rows are unusable."""
     bad = [(s, reason) for s in samples if s.media is not None and (reason := loaded.check_media(s.media))]
-    if bad:
+    if len(bad) > max_bad_fraction * len(samples):
         sample, reason = bad[0]
         raise UserError(f"{path}: {len(bad)} of {len(samples)} rows have unusable media "
-                        f"(first: id {sample.id}, {sample.media}: {reason})")
+                        f"(first: id {sample.id}, {sample.media}: {reason}), more than --max-bad-fraction "
+                        f"{max_bad_fraction:g}; raise it to skip them")
+    skipped = {s.id for s, _ in bad}
+    counts = Counter(reason for _, reason in bad)
+    return [s for s in samples if s.id not in skipped], dict(sorted(counts.items()))
 
 
 def predict(loaded: LoadedRun, samples: list[Sample], has_reference: bool, out: Path, batch_size: int,

@@ -101,7 +101,8 @@ class LoadedRun:
 
     def headline(self) -> dict[str, Any]:
         """status.json's headline ({metric, value}), or {}."""
-        return self.run.status().get("headline") or {}
+        headline = self.run.status().headline
+        return headline.model_dump() if headline else {}
 
     def metrics(self) -> dict[str, dict[str, float]]:
         """{split: metrics} from eval/<split>.json."""

@@ -18,8 +18,8 @@ import optuna
 import psutil
 from optuna.trial import TrialState
 
-from plait.runs import atomic
 from plait.runs.rundir import RunDir, now, runner_alive
+from plait.runs.status import CorruptStatus
 from plait.sweep.trial import trial_runs
 
 WORKER = "plait_worker"
@@ -93,7 +93,7 @@ def reap(study: optuna.Study, stale_after_s: float, runs_dir: Path, resuming: bo
         handle.set_user_attr(OUTCOME, DIED)
         study.tell(trial.number, state=TrialState.FAIL)
         for run in trial_runs(runs_dir, study.study_name, trial.number):
-            if run.status().get("state") == "running":
+            if run.status().state == "running":
                 run.update_status(state="failed", error="the sweep worker running it died", finished=now())
     abandon_orphans(runs_dir)
     return [t.number for t in dead] + [t.number for t in earlier if t.number not in retried and t.params]
@@ -102,10 +102,13 @@ def reap(study: optuna.Study, stale_after_s: float, runs_dir: Path, resuming: bo
 def abandon_orphans(runs_dir: Path) -> None:
     """Mark failed the running run directories of dead processes on this host (killed before they were tagged)."""
     for status_file in runs_dir.glob("*/*/status.json") if runs_dir.is_dir() else []:
-        status = atomic.read_json(status_file, {})
-        if status.get("state") == "running" and status.get("host") == socket.gethostname() \
-                and not runner_alive(status):
-            RunDir(status_file.parent).update_status(state="failed", error="the sweep worker running it died",
+        run = RunDir(status_file.parent)
+        try:
+            status = run.status()
+        except CorruptStatus:
+            continue  # not this sweep's to repair; `plait ls` shows it as unreadable
+        if status.state == "running" and status.host == socket.gethostname() and not runner_alive(status):
+            run.update_status(state="failed", error="the sweep worker running it died",
                                                      finished=now())
 
 

@@ -10,6 +10,7 @@ from typing import Any, Callable
 from plait.config.load import load_experiment
 from plait.runs import atomic
 from plait.runs.rundir import RunDir
+from plait.runs.status import CorruptStatus
 from plait.sweep.space import as_overrides, yaml_scalar
 from plait.train.callbacks import Pruned
 
@@ -82,8 +83,12 @@ def run_trial(plan: TrialPlan, number: int, params: dict[str, Any],
 def trial_runs(runs_dir: Path, sweep: str, number: int) -> list[RunDir]:
     """The run directories tagged with this sweep and trial number."""
     found = []
-    for status in sorted(runs_dir.glob("*/*/status.json")) if runs_dir.is_dir() else []:
-        tags = atomic.read_json(status, {}).get("tags") or {}
+    for status_file in sorted(runs_dir.glob("*/*/status.json")) if runs_dir.is_dir() else []:
+        run = RunDir(status_file.parent)
+        try:
+            tags = run.status().tags
+        except CorruptStatus:
+            continue
         if tags.get("sweep") == sweep and tags.get("trial") == str(number):
-            found.append(RunDir(status.parent))
+            found.append(run)
     return found

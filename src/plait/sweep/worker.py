@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import multiprocessing
+import os
+import signal
+import sys
 import threading
 import time
 from multiprocessing.connection import wait
@@ -16,6 +20,9 @@ from plait.sweep import duplicates, ledger
 from plait.sweep.space import Space, suggest
 from plait.sweep.trial import TrialPlan, run_trial
 from plait.train.callbacks import Pruned
+
+PR_SET_PDEATHSIG = 1
+"""prctl option: the signal the kernel sends this process when its parent dies (linux/prctl.h)."""
 
 
 @contextlib.contextmanager
@@ -56,6 +63,8 @@ def work(study: optuna.Study, plan: TrialPlan, space: Space, n_trials: int, stal
     folder = plan.runs_dir.parent
     done = 0
     while True:
+        if driver_gone():  # an orphaned worker claims nothing more; the next `plait sweep --resume` retries
+            return done
         claimed = ledger.claim(study, n_trials, folder, stale_after_s, plan.runs_dir, lambda t: suggest(t, space),
                                sampler_for)
         if claimed is None:
@@ -80,10 +89,35 @@ def work(study: optuna.Study, plan: TrialPlan, space: Space, n_trials: int, stal
         done += 1
 
 
+_DRIVER: int | None = None
+"""The sweep process that started this worker (None: the worker is the sweep's own process)."""
+
+
+def driver_gone() -> bool:
+    """Whether the sweep process that started this worker has died (the worker was re-parented)."""
+    return _DRIVER is not None and os.getppid() != _DRIVER
+
+
+def stop_with_driver() -> None:
+    """Have the kernel send this process SIGTERM when its driver dies (Linux prctl PR_SET_PDEATHSIG); a trial
+    in training then checkpoints as preempted, and `work` claims no further trial. Elsewhere `work`'s own
+    check between trials is all there is."""
+    global _DRIVER
+    parent = multiprocessing.parent_process()  # the driver's pid as the driver knew it, not who adopted us since
+    _DRIVER = parent.pid if parent is not None else os.getppid()
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != _DRIVER:  # it died before the request took effect
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
 def worker_main(run_sweep: Any, args: tuple[Any, ...], threads: int) -> None:
     """Entry point of a worker process (spawned: nothing of the parent's torch state is shared)."""
     import torch
 
+    stop_with_driver()
     torch.set_num_threads(threads)  # N workers share the cores instead of each taking all of them
     run_sweep(*args)
 

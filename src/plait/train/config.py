@@ -111,26 +111,32 @@ class EarlyStopping(Strict):
 class TrainConfig(Strict):
     """Optimisation, schedule, precision, checkpoints and early stopping."""
 
-    epochs: float = Field(1.0, gt=0)
+    epochs: float = Field(1.0, gt=0, allow_inf_nan=False)
     """Training epochs (ignored when max_steps > 0)."""
-    max_steps: int = Field(-1, ge=-1)
-    """Optimizer steps to train for (-1 = use epochs)."""
+    max_steps: int = Field(-1, ge=-1, lt=2**31)
+    """Optimizer steps to train for (-1 = use epochs; below 2^31)."""
     batch_size: int = Field(16, ge=1)
     """Samples per device per forward pass."""
     grad_accum: int = Field(1, ge=1)
     """Forward passes per optimizer step."""
-    lr: float = Field(1e-4, gt=0)
-    """Peak learning rate."""
+    lr: float = Field(1e-4, gt=0, allow_inf_nan=False)
+    """Peak learning rate (finite)."""
     weight_decay: float = Field(0.0, ge=0)
     """AdamW weight decay (not applied to biases and norms)."""
     adam_betas: tuple[float, float] = (0.9, 0.999)
     """AdamW betas."""
+    keep_encoded_mb: int = Field(1024, ge=0)
+    """Keep encoded training samples (token ids, pixels, features) in memory after their first use, up to this
+    many MiB, so later epochs skip tokenising and media processing (0 = encode on every access)."""
     optimizer: Literal["auto", "adamw_fused", "adamw_foreach", "adamw"] = "auto"
     """AdamW implementation (torch's): adamw_fused (one kernel for every parameter; the Trainer's default),
     adamw_foreach (batched per tensor list), adamw (a loop per tensor); auto = fused where torch has the
     kernel for the parameters' device and dtype (CPU and CUDA float tensors), else foreach."""
-    max_grad_norm: float = Field(1.0, ge=0)
+    max_grad_norm: float = Field(1.0, ge=0, allow_inf_nan=False)
     """Gradient clipping norm (0 = off)."""
+    skip_nonfinite: bool = False
+    """A batch whose loss or gradient norm is not finite is skipped (no weight changes; counted in status.json
+    `nonfinite_skipped`) instead of failing the run with its step and sample ids."""
     label_smoothing: float = Field(0.0, ge=0, lt=1)
     """Label smoothing of the token loss."""
     schedule: Schedule = ConstantSchedule()

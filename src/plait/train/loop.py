@@ -22,6 +22,7 @@ from plait.runs.rundir import RunDir
 from plait.train.callbacks import CheckpointFinisher, Evaluator, RunRecorder
 from plait.train.config import TrainConfig
 from plait.train.distributed import distributed_arguments
+from plait.train.nonfinite import IndexedCollator, IndexedDataset, NonFiniteGuard, record_skip
 from plait.train.preempt import Preemption
 from plait.train.resume import ResumeState
 from plait.train.trainer import PlaitTrainer
@@ -131,11 +132,15 @@ def train(
     if cfg.padding_free:
         check_padding_free(model)
         collate = FlatteningCollator(collate)
+    guard = NonFiniteGuard([s.id for s in train_samples], cfg.skip_nonfinite, cfg.precision != "fp16",
+                           on_skip=lambda step, reason, ids: record_skip(run, step, reason, ids))
     trainer = PlaitTrainer(
         model=model,
         args=training_arguments(cfg, run.checkpoints, steps, seed, progress),
-        data_collator=collate,
-        train_dataset=EncodedDataset(train_samples, built.processor.encode_train),
+        data_collator=IndexedCollator(collate),
+        train_dataset=IndexedDataset(EncodedDataset(train_samples, built.processor.encode_train,
+                                                    cfg.keep_encoded_mb * 2**20)),
+        guard=guard,
         make_optimizer=lambda wrapped: make_optimizer(wrapped, cfg),
         make_scheduler=lambda optimizer: build_scheduler(optimizer, cfg.schedule, steps, cfg.lr),
         lengths=[built.processor.length(s) for s in train_samples] if cfg.group_by_length else None,

@@ -15,11 +15,31 @@ from typing import Any, Iterator
 import torch
 from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 
+from plait.errors import Terminated
 from plait.runs.ranks import world_size
 
 PREEMPTED_EXIT = 75
 """Exit code of a pre-empted run (EX_TEMPFAIL: temporary failure, try again)."""
 SIGNALS = (signal.SIGTERM, signal.SIGUSR2)
+
+
+@contextlib.contextmanager
+def terminations_raised() -> Iterator[None]:
+    """While the block runs, SIGTERM raises Terminated (so the status says what happened) instead of killing the
+    process silently; during training Preemption takes the signal over and checkpoints instead."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminate(signum: int, frame: Any) -> None:
+        signal.signal(signum, previous)  # a second SIGTERM while the failure is recorded ends the process
+        raise Terminated()
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 class Preemption(TrainerCallback):

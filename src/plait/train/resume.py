@@ -115,11 +115,11 @@ def find_run(output_dir: str | Path, experiment: str, given: str | None) -> RunD
             raise UserError(f"--resume {given}: not a run directory (looked for {path}/status.json)")
         return RunDir(path)
     runs = [RunDir(p.parent) for p in parent.glob("*/status.json")] if parent.is_dir() else []
-    open_runs = [r for r in runs if not r.is_dry_run and r.status().get("state") != "finished"]
+    open_runs = [r for r in runs if not r.is_dry_run and r.status().state != "finished"]
     if not open_runs:
         raise UserError(f"--resume: no unfinished run of {experiment!r} under {parent}; "
                         "start one with `plait run` (without --resume)")
-    return max(open_runs, key=lambda r: (r.status().get("started", ""), r.name))
+    return max(open_runs, key=lambda r: (r.status().started or "", r.name))
 
 
 def config_changes(saved: dict[str, Any], new: dict[str, Any]) -> tuple[list[str], list[str]]:
@@ -133,12 +133,12 @@ def config_changes(saved: dict[str, Any], new: dict[str, Any]) -> tuple[list[str
 def plan_resume(run: RunDir, new_config: dict[str, Any], force: bool) -> ResumePlan:
     """Check that `run` can be continued with `new_config`; raise UserError listing what stands in the way."""
     status = run.status()
-    if status.get("state") == "finished":
+    if status.state == "finished":
         raise UserError(f"--resume: {run.path} already finished; nothing to resume")
-    if status.get("dry_run"):
+    if status.dry_run:
         raise UserError(f"--resume: {run.path} is a dry run; start a new one instead")
     if runner_alive(status) and not force:
-        raise UserError(f"--resume: {run.path} is still running (pid {status['pid']}); stop it first, "
+        raise UserError(f"--resume: {run.path} is still running (pid {status.pid}); stop it first, "
                         "or pass --force if that process is gone")
     saved = yaml.safe_load(run.config.read_text()) if run.config.exists() else None
     if saved is None:

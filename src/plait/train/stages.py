@@ -37,14 +37,14 @@ def train_stages(
 
     groups = built.model.parameter_groups
     result = None
-    history = run.status().get("stages", [])[:first]
+    history = [s.model_dump() for s in run.status().stages[:first]]
     for index in range(first, len(stages)):
         stage = stages[index]
         resuming = index == first and resume_from is not None
         if index > 0 and not resuming:
             archive_checkpoints(run, stages[index - 1].name)
         count = apply_trainable(built.model, groups(), stage.trainable)
-        run.update_status(stage=stage.name, stage_index=index, step=0 if not resuming else run.status().get("step", 0))
+        run.update_status(stage=stage.name, stage_index=index, step=0 if not resuming else run.status().step)
         run.log({"step": 0, "split": "event", "event": "stage", "stage": stage.name, "index": index,
                  "trainable": stage.trainable, "trainable_parameters": count})
         result = train(stage.train, run, built, train_samples, seed, evaluate,

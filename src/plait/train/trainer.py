@@ -20,6 +20,8 @@ import torch
 from transformers import Trainer
 from transformers.trainer_pt_utils import LengthGroupedSampler
 
+from plait.train.nonfinite import INDEX, NonFiniteGuard
+
 
 class PlaitTrainer(Trainer):
     """transformers' Trainer with plait's optimizer and schedule; with `lengths`, its group_by_length sampler
@@ -27,11 +29,26 @@ class PlaitTrainer(Trainer):
 
     def __init__(self, *args: Any, make_optimizer: Callable[[torch.nn.Module], torch.optim.Optimizer],
                  make_scheduler: Callable[[torch.optim.Optimizer], Any], lengths: list[int] | None = None,
-                 **kwargs: Any) -> None:
+                 guard: NonFiniteGuard | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.make_optimizer = make_optimizer
         self.make_scheduler = make_scheduler
         self.lengths = lengths
+        self.guard = guard
+
+    def training_step(self, model: torch.nn.Module, inputs: dict[str, Any], num_items_in_batch: Any = None
+                      ) -> torch.Tensor:
+        indices = inputs.pop(INDEX, None)  # the model never sees the sample indices
+        loss = super().training_step(model, inputs, num_items_in_batch)
+        return loss if self.guard is None else self.guard.seen(indices, loss)
+
+    def _clip_grad_norm(self, model: torch.nn.Module) -> Any:
+        # the Trainer's one place where the pre-clip gradient norm exists before the optimizer steps
+        # (transformers 5.24 _inner_training_loop; plait always clips, with max_grad_norm 1e9 for "off")
+        norm = super()._clip_grad_norm(model)
+        if self.guard is not None and self.guard.step(self.state.global_step + 1, norm):
+            model.zero_grad(set_to_none=True)  # the optimizer skips parameters without a gradient
+        return norm
 
     def create_optimizer(self, model: torch.nn.Module | None = None) -> torch.optim.Optimizer:
         if self.optimizer is None:

@@ -8,6 +8,16 @@ from pathlib import Path
 import numpy as np
 
 
+class NonFiniteSignal(ValueError):
+    """A feature or pose file holds NaN or infinite values (they would make the training loss NaN)."""
+
+
+def check_finite(array: np.ndarray, path: Path) -> None:
+    """NonFiniteSignal when `array` has a NaN or an infinity."""
+    if not np.isfinite(array).all():
+        raise NonFiniteSignal(f"{path}: NaN or infinite values")
+
+
 def clip_frames(start_ms: float | None, end_ms: float | None, fps: float) -> tuple[int | None, int | None]:
     """First and end frame of a clip given in milliseconds, rounded outwards as pose-format does."""
     start = math.floor(start_ms / 1000 * fps) if start_ms is not None else None
@@ -26,9 +36,16 @@ def load_features(path: Path, start_ms: float | None = None, end_ms: float | Non
             raise ValueError("cutting a clip by time needs the frame rate of .npy files")
         start, end = clip_frames(start_ms, end_ms, fps)
         array = array[start:end]
-    return np.array(array, dtype=np.float32).reshape(len(array), -1)  # a copy: the memory map is read-only
+    frames = np.array(array, dtype=np.float32).reshape(len(array), -1)  # a copy: the memory map is read-only
+    check_finite(frames, path)
+    return frames
 
 
 def count_frames(path: Path) -> int:
-    """Frames in a .npy file, read from its header only."""
-    return int(np.load(path, mmap_mode="r", allow_pickle=False).shape[0])
+    """Frames in a .npy file (ValueError for a 1-D array, NonFiniteSignal for NaN/inf values: the values are
+    read once, memory-mapped, as training would read them)."""
+    array = np.load(path, mmap_mode="r", allow_pickle=False)
+    if array.ndim == 1:
+        raise ValueError(f"a 1-D array of shape {array.shape} has no time axis")
+    check_finite(array, path)
+    return int(array.shape[0])

@@ -1,10 +1,31 @@
-"""Images: a readability check for the data report, and loading to RGB."""
+"""Images: a readability check for the data report, and loading to RGB, with an explicit pixel cap."""
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
+
+MAX_PIXELS = 64 * 1024 * 1024
+"""Largest image plait decodes (width x height): 64 Mpx, 256 MiB as RGBA. A file that claims more is skipped as a
+"decompression bomb" instead of being decoded (PIL's own guard warns at 89 Mpx and refuses only at 179 Mpx)."""
+
+
+class ImageTooLarge(ValueError):
+    """The image header claims more pixels than MAX_PIXELS."""
+
+
+def _open(path: Path) -> Image.Image:
+    """The image, opened lazily (header only), refused when it claims more than MAX_PIXELS."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        img = Image.open(path)
+    width, height = img.size
+    if width * height > MAX_PIXELS:
+        img.close()
+        raise ImageTooLarge(f"{path}: {width} x {height} pixels, more than {MAX_PIXELS}")
+    return img
 
 
 def check_image(path: Path | None) -> str | None:
@@ -16,14 +37,16 @@ def check_image(path: Path | None) -> str | None:
     if path.stat().st_size == 0:
         return "empty file"
     try:
-        with Image.open(path) as img:
+        with _open(path) as img:
             img.load()
+    except (ImageTooLarge, Image.DecompressionBombError, Image.DecompressionBombWarning):
+        return f"image over {MAX_PIXELS // 2**20} Mpx (decompression bomb)"
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
         return f"unreadable image ({type(err).__name__})"
     return None
 
 
 def load_image(path: Path) -> Image.Image:
-    """The image as RGB."""
-    with Image.open(path) as img:
+    """The image as RGB (ImageTooLarge past MAX_PIXELS)."""
+    with _open(path) as img:
         return img.convert("RGB")

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from plait.data.modalities.features import check_finite
 from plait.errors import UserError
 
 if TYPE_CHECKING:
@@ -25,8 +26,12 @@ def read_pose(path: Path, start_ms: float | None = None, end_ms: float | None = 
         raise UserError(f"{path}: reading .pose files needs pose-format (pip install 'plait[pose]')") from None
     with open(path, "rb") as f:
         if start_ms is None and end_ms is None:
-            return Pose.read(f.read())
-        return Pose.read(f, start_time=start_ms, end_time=end_ms)
+            pose = Pose.read(f.read())
+        else:
+            pose = Pose.read(f, start_time=start_ms, end_time=end_ms)
+    data = pose.body.data
+    check_finite(np.ma.getdata(data)[~np.ma.getmaskarray(data)], path)  # masked points are missing, not bad
+    return pose
 
 
 def preprocess(pose: Pose, hide_legs: bool = True, reduce: bool = True, normalize: bool = True) -> Pose:

@@ -16,8 +16,8 @@ def read_llava_json(path: Path, image_root: Path | None, image_token: str = "<im
     samples = []
     for i, row in enumerate(rows):
         turns = row.get("conversations")
-        if not isinstance(turns, list):
-            raise UserError(f"{path}: sample {i} has no `conversations` list")
+        if not isinstance(turns, list) or not all(isinstance(t, dict) for t in turns):
+            raise UserError(f"{path}: sample {i} has no `conversations` list of {{from, value}} objects")
         image = row.get("image")
         media = None
         if image:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import csv
+import io
 import sys
 from pathlib import Path
 
 from plait.data.sample import Sample
+from plait.core.loader import read_utf8
+from plait.data.sources.manifest import MISSING
 from plait.errors import UserError
 
 COLUMNS = ("signal", "signal_start", "signal_end", "encoder_prompt", "decoder_prompt", "output")
@@ -31,7 +34,7 @@ def read_tsv(path: Path) -> list[Sample]:
     if not path.is_file():
         raise UserError(f"{path}: TSV file not found")
     csv.field_size_limit(sys.maxsize)
-    with open(path, newline="", encoding="utf-8") as f:
+    with io.StringIO(read_utf8(path), newline="") as f:
         reader = csv.DictReader(f, delimiter="\t")
         present = [c for c in (reader.fieldnames or []) if c]
         for column in COLUMNS:
@@ -60,6 +63,7 @@ def read_tsv(path: Path) -> list[Sample]:
             start_ms=start,
             end_ms=end,
             decoder_prompt=(row["decoder_prompt"] or "").strip(),
+            meta={MISSING: "row without output"} if row["output"] is None else {},
         ))
     return samples
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from plait.data.modalities.features import count_frames, load_features
+from plait.data.modalities.features import NonFiniteSignal, count_frames, load_features
 from plait.data.modalities.pose import PoseFormatError, load_pose
 from plait.data.sample import Sample
 from plait.models.mapper.pose_cache import cached_pose
@@ -64,7 +64,13 @@ def check_signal(sample: Sample, settings: SignalSettings) -> str | None:
             frames = len(read_signal(sample, settings))  # also proves the pose can be preprocessed
     except PoseFormatError as err:
         return str(err)
+    except NonFiniteSignal:
+        return f"non-finite values in the {path.suffix[1:]} file"
     except (OSError, ValueError, EOFError) as err:
+        if "1-D array" in str(err):
+            return "1-D array (no time axis)"
+        return f"unreadable {path.suffix[1:]} file ({type(err).__name__})"
+    except Exception as err:  # noqa: BLE001  (pose-format raises struct.error, IndexError... on a garbage file)
         return f"unreadable {path.suffix[1:]} file ({type(err).__name__})"
     if frames == 0:
         return "no frames in the clip"

@@ -1,0 +1,166 @@
+"""plait beside the tools a user would pick instead: a plain transformers Trainer and TRL's SFTTrainer.
+
+The same model (the quickstart's, built by plait under its seed and exported as a LlavaForConditionalGeneration)
+trains on the same samples (plait's encoded quickstart data: answer-only labels) with the same batch, learning
+rate, schedule and steps. Each side runs in a fresh process (so its imports and peak memory are its own), the
+sides alternate over several rounds, and the figures are medians with their spread:
+
+    python -m benchmarks.peers --rounds 3 --steps 300 [--append]
+
+Steady steps are timed by plait's Probe (hooks on the model's forward and the optimizer step, which no side
+knows about), after `--warmup` steps. The peers get the data the way a `datasets.map` user has it: encoded once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+SIDES = ("plait", "trainer", "trl")
+ROOT = Path(__file__).resolve().parent.parent
+OVERRIDES = ["train.batch_size=16", "train.eval_every=-1", "train.save_every=-1", "train.log_every=50",
+             "eval.splits=[]"]
+
+
+def experiment(steps: int):
+    from benchmarks.common import experiment as load
+
+    return load("experiments/quickstart.yaml", *OVERRIDES, f"train.max_steps={steps}")
+
+
+def export(steps: int, folder: Path) -> Path:
+    """The quickstart model as built (untrained), saved by plait and exported to a Llava folder."""
+    from plait.bench.harness import build
+    from plait.models.projector.export import export_model
+    from plait.models.registry import get_family
+    from plait.pipeline import prepare_data
+
+    exp = experiment(steps)
+    built = build(exp, prepare_data(exp, dry_run=False))
+    get_family("projector").save(built, exp.model, folder / "plait")
+    record = export_model(folder / "plait", folder / "llava", merge=True)
+    assert record["class"] == "LlavaForConditionalGeneration", record
+    return folder / "llava"
+
+
+def side(name: str, steps: int, warmup: int, llava: Path) -> dict:
+    """Train one side in this process; its figures."""
+    import torch
+
+    from plait.bench.harness import build, finish, run_plait
+    from plait.bench.probe import Probe
+    from plait.pipeline import prepare_data
+
+    exp = experiment(steps)
+    data = prepare_data(exp, dry_run=False)
+    if name == "plait":
+        with tempfile.TemporaryDirectory() as tmp:
+            timing = finish(run_plait(exp, data, Path(tmp)), exp, warmup)
+        return {**timing.figures, "losses": timing.losses}
+    from transformers import DataCollatorForSeq2Seq, LlavaForConditionalGeneration, Trainer, TrainingArguments
+
+    processor = build(exp, data).processor  # the same token ids and pixels plait trains on, encoded once
+    rows = [processor.encode_train(s) for s in data.splits["train"]]
+    from datasets import Dataset
+
+    rows = Dataset.from_list([{"input_ids": r["input_ids"], "labels": r["labels"],
+                               "pixel_values": r["pixel_values"].numpy()} for r in rows])
+    rows = rows.with_format("torch", columns=["pixel_values"], output_all_columns=True)
+    model = LlavaForConditionalGeneration.from_pretrained(llava)
+    cfg = exp.train
+    common = dict(output_dir=tempfile.mkdtemp(), per_device_train_batch_size=cfg.batch_size, max_steps=steps,
+                  learning_rate=cfg.lr, lr_scheduler_type="cosine", warmup_steps=cfg.schedule.warmup_steps,
+                  max_grad_norm=cfg.max_grad_norm, logging_steps=exp.train.log_every, save_strategy="no", report_to="none",
+                  seed=exp.seed, use_cpu=not torch.cuda.is_available(), disable_tqdm=True,
+                  remove_unused_columns=False, dataloader_num_workers=cfg.num_workers)
+    text = DataCollatorForSeq2Seq(processor.tokenizer, label_pad_token_id=-100, return_tensors="pt")
+
+    def collate(batch: list[dict]) -> dict:  # the few lines a user adds: the tokenizer pads text, not pixels
+        out = text([{k: v for k, v in b.items() if k != "pixel_values"} for b in batch])
+        return {**out, "pixel_values": torch.stack([b["pixel_values"] for b in batch])}
+
+    if name == "trainer":
+        trainer = Trainer(model=model, args=TrainingArguments(**common), train_dataset=rows, data_collator=collate)
+    else:
+        from trl import SFTConfig, SFTTrainer
+
+        args = SFTConfig(**common, dataset_kwargs={"skip_prepare_dataset": True}, max_length=None)
+        trainer = SFTTrainer(model=model, args=args, train_dataset=rows, data_collator=collate,
+                             processing_class=processor.tokenizer)
+    with Probe(model) as probe:
+        trainer.train()
+    losses = [r["loss"] for r in trainer.state.log_history if "loss" in r]
+    return {**probe.summary(warmup), "losses": losses}
+
+
+def curve(losses: list[float]) -> str:
+    return f"{losses[0]:.4f} / {losses[-1]:.4f}" if losses else "-"
+
+
+def spread(values: list[float]) -> str:
+    return f"{statistics.median(values):.3f} ({min(values):.3f}-{max(values):.3f})"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3, help="rounds; each runs every side once (default 3)")
+    parser.add_argument("--steps", type=int, default=300, help="optimizer steps per run (default 300)")
+    parser.add_argument("--warmup", type=int, default=20, help="first steps left out of the step figures")
+    parser.add_argument("--append", action="store_true", help="append the section to benchmarks/RESULTS.md")
+    parser.add_argument("--side", choices=SIDES, help=argparse.SUPPRESS)
+    parser.add_argument("--llava", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    if args.side:
+        print("PEERS " + json.dumps(side(args.side, args.steps, args.warmup, args.llava)))
+        return 0
+    from plait.bench.report import append, load, section
+
+    load_before = load()
+    runs: dict[str, list[dict]] = {s: [] for s in SIDES}
+    with tempfile.TemporaryDirectory() as tmp:
+        llava = export(args.steps, Path(tmp))
+        for r in range(args.rounds):
+            for name in SIDES[r % 3:] + SIDES[:r % 3]:
+                start = time.perf_counter()
+                done = subprocess.run([sys.executable, "-m", "benchmarks.peers", "--side", name, "--steps",
+                                       str(args.steps), "--warmup", str(args.warmup), "--llava", str(llava)],
+                                      capture_output=True, text=True, cwd=ROOT)
+                if done.returncode != 0:
+                    raise SystemExit(f"side {name} failed:\n{done.stderr[-3000:]}")
+                figures = json.loads(done.stdout.split("PEERS ", 1)[1])
+                runs[name].append({**figures, "process_s": time.perf_counter() - start})
+    rows = ["| measure | plait / Trainer | plait / TRL SFTTrainer |", "|---|---|---|"]
+    for label, key in (("steady step time", "step_ms"), ("whole process wall time", "process_s"),
+                       ("peak RSS", "peak_rss_mib")):
+        cells = [spread([p[key] / q[key] for p, q in zip(runs["plait"], runs[peer])]) for peer in ("trainer", "trl")]
+        rows.append(f"| {label} | {cells[0]} | {cells[1]} |")
+    absolute = ["| side | step ms | tokens/s (image tokens in, padding out) | process s | peak RSS MiB | first / last logged loss |",
+                "|---|---|---|---|---|---|"]
+    for name in SIDES:
+        r = runs[name]
+        med = {k: statistics.median(x[k] for x in r) for k in ("step_ms", "tokens_per_s", "process_s", "peak_rss_mib")}
+        absolute.append(f"| {name} | {med['step_ms']:.1f} | {med['tokens_per_s']:.0f} | {med['process_s']:.1f} | "
+                        f"{med['peak_rss_mib']:.0f} | {curve(r[0]['losses'])} |")
+    text = section("plait beside a plain transformers Trainer and TRL's SFTTrainer (quickstart model)",
+                   f"python -m benchmarks.peers --rounds {args.rounds} --steps {args.steps} --warmup {args.warmup}",
+                   "\n".join(rows) + "\n\n" + "\n".join(absolute),
+                   [f"ratios per round (median, range) over {args.rounds} rounds, sides alternated, each in a fresh "
+                    "process; step figures after the first {args.warmup} steps".replace("{args.warmup}",
+                                                                                       str(args.warmup))],
+                   load_before)
+    print(text)
+    if args.append:
+        append(ROOT / "benchmarks" / "RESULTS.md", text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,369 @@
+"""The bad-input table (issue 18): one row per case, what it sets up, the command, and what a user must see.
+
+tests/integration/test_bad_inputs.py runs every row; tests/BAD_INPUTS.md is generated from the same table
+(`python -m tests.bad_inputs > tests/BAD_INPUTS.md`, checked by a test). Each setup writes its files into a
+fresh folder and returns the `plait` arguments; `ctx.run` is a copy of one tiny trained run when a case
+damages a run directory. Most cases fail before any model is built.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import shutil
+import struct
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from tests.tiny import tiny
+
+MAPPER = {
+    "family": "mapper",
+    "mapper": {"kind": "linear"},
+    "backbone": {"config": {"model_type": "m2m_100", "d_model": 16, "encoder_layers": 1, "decoder_layers": 1,
+                            "encoder_attention_heads": 2, "decoder_attention_heads": 2, "encoder_ffn_dim": 32,
+                            "decoder_ffn_dim": 32, "max_position_embeddings": 64}},
+    "tokenizer": {"train": {"kind": "wordlevel", "vocab_size": 32}},
+}
+
+
+@dataclass
+class Ctx:
+    """What a setup may use: its own folder, and (for run-directory cases) a copy of the tiny trained run."""
+
+    folder: Path
+    run: Path | None = None
+
+    def experiment(self, name: str = "exp", **updates) -> Path:
+        """A tiny experiment YAML (output in folder/runs) with dotted-key updates."""
+        data = tiny(**updates)
+        data["name"] = name
+        data.setdefault("output_dir", str(self.folder / "runs"))
+        path = self.folder / f"{name}.yaml"
+        path.write_text(yaml.safe_dump(data, sort_keys=False))
+        return path
+
+    def manifest(self, name: str, rows: list[dict] | None = None, text: str | bytes | None = None) -> Path:
+        """A manifest file: JSONL rows, or raw text/bytes."""
+        path = self.folder / name
+        if text is None:
+            text = "".join(json.dumps(r) + "\n" for r in rows or [])
+        path.write_bytes(text if isinstance(text, bytes) else text.encode())
+        return path
+
+    def image(self, name: str = "ok.png") -> Path:
+        """A small valid PNG."""
+        from PIL import Image
+
+        path = self.folder / name
+        Image.new("RGB", (16, 16), (200, 0, 0)).save(path)
+        return path
+
+    def manifest_experiment(self, train: Path, **updates) -> list[str]:
+        return ["run", str(self.experiment(**{"data.source": {"kind": "manifest", "train": str(train)}, **updates})),
+                "--no-progress"]
+
+    def signal_experiment(self, signal: Path) -> list[str]:
+        """A mapper experiment whose only training row reads `signal` (.npy or .pose)."""
+        tsv = self.folder / "train.tsv"
+        tsv.write_text("signal\tsignal_start\tsignal_end\tencoder_prompt\tdecoder_prompt\toutput\n"
+                       f"{signal.name}\t0\t0\t\t\thallo welt\n")
+        return ["run", str(self.experiment(**{"model": MAPPER, "data.source": {"kind": "tsv", "train": str(tsv)},
+                                              "eval.metrics": ["bleu"]})), "--no-progress"]
+
+
+@dataclass(frozen=True)
+class Case:
+    """One bad input."""
+
+    id: str
+    input: str
+    """The bad input, in words (the docs table's first column)."""
+    setup: Callable[[Ctx], list[str]]
+    """Writes files into ctx.folder; returns the plait arguments."""
+    expect: str
+    """A fragment of the one-line message (stderr), or of stdout for commands that go on."""
+    code: int = 2
+    needs_run: bool = False
+    """Gets a copy of the tiny trained run as ctx.run."""
+    leaves: str = "nothing"
+    """What the command leaves behind: nothing (no new run directory), or what else."""
+    root_skips: bool = False
+    """Not testable as root (root writes into read-only folders)."""
+    tags: tuple[str, ...] = field(default=())
+
+
+def bomb_png(path: Path, width: int = 20_000, height: int = 20_000) -> Path:
+    """A PNG whose header claims width x height pixels (400 Mpx) over a few bytes of data."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64))
+                     + chunk(b"IEND", b""))
+    return path
+
+
+def _yaml_dup(c: Ctx) -> list[str]:
+    path = c.experiment()
+    path.write_text(path.read_text() + "train:\n  lr: 0.1\n")
+    return ["validate", str(path)]
+
+
+def _yaml_latin1(c: Ctx) -> list[str]:
+    path = c.experiment()
+    path.write_bytes(path.read_bytes() + "tags: {owner: J\xfcrgen}\n".encode("latin-1"))
+    return ["validate", str(path)]
+
+
+def _python(body: str) -> Callable[[Ctx], list[str]]:
+    def setup(c: Ctx) -> list[str]:
+        (c.folder / "exps.py").write_text(body)
+        return ["validate", f"{c.folder / 'exps.py'}:make"]
+    return setup
+
+
+def _rows(image: bool = True, target: bool = True) -> Callable[[Ctx], list[str]]:
+    def setup(c: Ctx) -> list[str]:
+        img = c.image()
+        row = {"id": "a", "prompt": "what?"}
+        if image:
+            row["image"] = img.name
+        if target:
+            row["target"] = "red"
+        return c.manifest_experiment(c.manifest("train.jsonl", [{**row, "id": str(i)} for i in range(4)]
+                                                + [{"id": "full", "image": img.name, "prompt": "q", "target": "t"}]))
+    return setup
+
+
+def _npy(array: np.ndarray) -> Callable[[Ctx], list[str]]:
+    def setup(c: Ctx) -> list[str]:
+        np.save(c.folder / "sig.npy", array)
+        return c.signal_experiment(c.folder / "sig.npy")
+    return setup
+
+
+def _garbage_pose(c: Ctx) -> list[str]:
+    (c.folder / "sig.pose").write_bytes(b"\x00\x01not a pose file" * 7)
+    return c.signal_experiment(c.folder / "sig.pose")
+
+
+def _bomb(c: Ctx) -> list[str]:
+    bomb_png(c.folder / "bomb.png")
+    return c.manifest_experiment(c.manifest("train.jsonl", [{"id": "0", "image": "bomb.png", "prompt": "q",
+                                                             "target": "t"}]))
+
+
+def _output_file(c: Ctx) -> list[str]:
+    (c.folder / "runs").write_text("not a folder")
+    return ["run", str(c.experiment()), "--no-progress"]
+
+
+def _output_readonly(c: Ctx) -> list[str]:
+    (c.folder / "runs").mkdir()
+    (c.folder / "runs").chmod(0o555)
+    return ["run", str(c.experiment()), "--no-progress"]
+
+
+def _cache_file(c: Ctx) -> list[str]:
+    (c.folder / "cache").write_text("not a folder")
+    os.environ["PLAIT_CACHE"] = str(c.folder / "cache")  # the test restores it
+    return ["run", str(c.experiment()), "--no-progress"]
+
+
+def _model_file(name: str, content: bytes | None = None, truncate: bool = False) -> Callable[[Ctx], list[str]]:
+    def setup(c: Ctx) -> list[str]:
+        path = c.run / "model" / name
+        if truncate:
+            path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+        else:
+            path.write_bytes(content)
+        return ["eval", str(c.run), "--no-progress"]
+    return setup
+
+
+def _corrupt_status(c: Ctx) -> list[str]:
+    (c.run / "status.json").write_text('{"state": "finished", "step": ')
+    return ["ls", str(c.run.parent)]
+
+
+def _pickle_checkpoint(c: Ctx) -> list[str]:
+    class Payload:
+        def __reduce__(self):
+            return (os.system, ("echo pwned",))
+
+    import torch
+
+    checkpoint = max((c.run / "checkpoints").glob("step-*"), key=lambda p: int(p.name.split("-")[1]))
+    torch.save({"state": Payload()}, checkpoint / "rng_state.pth", pickle_module=pickle)
+    status = json.loads((c.run / "status.json").read_text())
+    (c.run / "status.json").write_text(json.dumps({**status, "state": "failed", "error": "test"}))
+    exp = c.folder / "again.yaml"
+    exp.write_text((c.run / "config.yaml").read_text())
+    return ["run", str(exp), "--resume", str(c.run), "--no-progress", "--force"]
+
+
+def _locked(c: Ctx) -> list[str]:
+    import subprocess
+    import sys
+
+    status = json.loads((c.run / "status.json").read_text())
+    (c.run / "status.json").write_text(json.dumps({**status, "state": "preempted"}))
+    holder = subprocess.Popen([sys.executable, "-c", "import fcntl, os, sys, time; fd = os.open(sys.argv[1], "
+                               "os.O_RDWR | os.O_CREAT); fcntl.flock(fd, fcntl.LOCK_EX); os.ftruncate(fd, 0); "
+                               "os.write(fd, str(os.getpid()).encode()); print('held', flush=True); time.sleep(60)",
+                               str(c.run / ".lock")], stdout=subprocess.PIPE, text=True)
+    holder.stdout.readline()
+    HOLDERS.append(holder)
+    exp = c.folder / "again.yaml"
+    exp.write_text((c.run / "config.yaml").read_text())
+    return ["run", str(exp), "--resume", str(c.run), "--no-progress"]
+
+
+HOLDERS: list = []
+"""Processes a setup started (the test ends them)."""
+
+
+def _predict(extra: list[str]) -> Callable[[Ctx], list[str]]:
+    def setup(c: Ctx) -> list[str]:
+        good = c.image()
+        (c.folder / "bad.png").write_bytes(b"not a png")
+        rows = [{"id": str(i), "image": "bad.png" if i == 0 else good.name, "prompt": "what color?"} for i in range(10)]
+        return ["predict", str(c.run), "--data", str(c.manifest("p.jsonl", rows)), "--out",
+                str(c.folder / "out.jsonl"), "--no-progress", *extra]
+    return setup
+
+
+def _predict_out_file(c: Ctx) -> list[str]:
+    (c.folder / "out").write_text("a file")
+    rows = [{"id": "0", "image": c.image().name, "prompt": "what color?"}]
+    return ["predict", str(c.run), "--data", str(c.manifest("p.jsonl", rows)), "--out", str(c.folder / "out" / "p.jsonl")]
+
+
+def _export_under_file(c: Ctx) -> list[str]:
+    (c.folder / "exports").write_text("a file")
+    return ["export", str(c.run), "--to", str(c.folder / "exports" / "hf")]
+
+
+CASES: list[Case] = [
+    # experiment files and flags
+    Case("yaml-duplicate-key", "experiment YAML with `train:` given twice", _yaml_dup, "duplicate key `train`"),
+    Case("yaml-not-utf8", "experiment YAML saved as Latin-1", _yaml_latin1, "not UTF-8 text"),
+    Case("yaml-missing", "experiment file that does not exist", lambda c: ["validate", str(c.folder / "nope.yaml")],
+         "experiment file not found"),
+    Case("lr-inf", "`--set train.lr=.inf`", lambda c: ["run", str(c.experiment()), "--set", "train.lr=.inf"],
+         "--set train.lr: got inf"),
+    Case("lr-word", "`--set train.lr=fast`", lambda c: ["validate", str(c.experiment()), "--set", "train.lr=fast"],
+         "--set train.lr: got 'fast'"),
+    Case("seed-negative", "`seed: -1`", lambda c: ["run", str(c.experiment(seed=-1))], "seed: got -1"),
+    Case("seed-too-big", "`seed: 2**32`", lambda c: ["run", str(c.experiment(seed=2**32))], "seed: got 4294967296"),
+    Case("max-steps-huge", "`train.max_steps: 1e23`", lambda c: ["run", str(c.experiment(**{"train.max_steps": 10**23}))],
+         "train.max_steps: got"),
+    Case("python-raises", "`file.py:function` whose function raises", _python("def make():\n    return 1 / 0\n"),
+         "exps.py:make: raised ZeroDivisionError: division by zero (line 2)"),
+    Case("python-syntax", "`file.py:function` with a syntax error", _python("def make(:\n    pass\n"),
+         "exps.py line 1: not valid Python"),
+    Case("python-import", "`file.py:function` importing a missing module", _python("import nosuchmodule\n"),
+         "importing it raised ModuleNotFoundError: No module named 'nosuchmodule'"),
+    Case("data-missing-validate", "`plait validate` of a manifest that does not exist",
+         lambda c: ["validate", str(c.experiment(**{"data.source": {"kind": "manifest", "train": "gone.jsonl"}}))],
+         "data.source.train:"),
+    # model configs, checked before a run directory exists
+    Case("vocab-negative", "language config `vocab_size: -5`",
+         lambda c: ["run", str(c.experiment(**{"model.language.config.vocab_size": -5}))],
+         "model.language.config.vocab_size: must be > 0, got -5"),
+    Case("heads-not-dividing", "`num_attention_heads: 3` with `hidden_size: 16`",
+         lambda c: ["run", str(c.experiment(**{"model.vision.config.num_attention_heads": 3}))],
+         "model.vision.config: transformers' clip_vision_model config refuses it: ValueError: The hidden size (16) "
+         "is not a multiple of the number of attention heads (3)"),
+    Case("heads-not-dividing-seq2seq", "`encoder_attention_heads: 3` with `d_model: 16` (a config class that "
+         "does not check it)", lambda c: ["run", str(c.experiment(**{"model": {**MAPPER, "backbone": {"config": {
+             **MAPPER["backbone"]["config"], "encoder_attention_heads": 3}}}, "eval.metrics": ["bleu"]}))],
+         "model.backbone.config.encoder_attention_heads: 3 heads do not divide d_model 16"),
+    Case("model-type-unknown", "`model_type: llamaz`",
+         lambda c: ["run", str(c.experiment(**{"model.language.config.model_type": "llamaz"}))],
+         "model.language.config.model_type: 'llamaz' is not a transformers model type"),
+    Case("pretrained-offline", "a `pretrained` checkpoint missing from the cache, hub offline",
+         lambda c: ["run", str(c.experiment(**{"model.language": {"pretrained": "nobody/no-such-model"},
+                                               "model.tokenizer": {"pretrained": "nobody/no-such-model"}}))],
+         "model.language.pretrained: 'nobody/no-such-model' is not a local folder and not in the Hugging Face cache"),
+    # manifests
+    Case("jsonl-not-utf8", "JSONL manifest in Latin-1",
+         lambda c: c.manifest_experiment(c.manifest("t.jsonl", text='{"prompt": "gr\xfcn"}\n'.encode("latin-1"))),
+         "t.jsonl: not UTF-8 text"),
+    Case("csv-not-utf8", "CSV manifest in Latin-1",
+         lambda c: c.manifest_experiment(c.manifest("t.csv", text="image,prompt,target\na.png,gr\xfcn,x\n".encode("latin-1"))),
+         "t.csv: not UTF-8 text"),
+    Case("tsv-not-utf8", "TSV source in Latin-1",
+         lambda c: ["run", str(c.experiment(**{"model": MAPPER, "eval.metrics": ["bleu"], "data.source": {
+             "kind": "tsv", "train": str(c.manifest("t.tsv", text="signal\toutput\nx.npy\tgr\xfcn\n".encode("latin-1")))}}))],
+         "t.tsv: not UTF-8 text"),
+    Case("json-not-json", "`.json` manifest that is not JSON",
+         lambda c: c.manifest_experiment(c.manifest("t.json", text="[{\"id\": 1},")), "t.json line 1: not valid JSON"),
+    Case("jsonl-row-not-object", "JSONL row that is a list, not an object",
+         lambda c: c.manifest_experiment(c.manifest("t.jsonl", text='["a.png", "q", "t"]\n')),
+         "t.jsonl line 1: a row must be a JSON object"),
+    Case("rows-without-target", "4 of 5 JSONL rows lack `target` (skipped and counted, not trained on as \"\")",
+         _rows(target=False), "row without target: 4"),
+    Case("rows-without-image", "4 of 5 JSONL rows lack `image`", _rows(image=False), "row without image: 4"),
+    # media
+    Case("npy-1d", "a 1-D `.npy` feature file", _npy(np.zeros(12, dtype=np.float32)), "1-D array (no time axis): 1"),
+    Case("npy-nan", "an all-NaN `.npy` feature file", _npy(np.full((8, 6), np.nan, dtype=np.float32)),
+         "non-finite values in the npy file: 1"),
+    Case("pose-garbage", "a garbage `.pose` file", _garbage_pose, "unreadable pose file"),
+    Case("png-bomb", "a PNG claiming 20000 x 20000 pixels (decompression bomb)", _bomb,
+         "(decompression bomb): 1"),
+    # folders
+    Case("output-is-file", "`output_dir` is a file", _output_file, "is a file, not a folder"),
+    Case("output-read-only", "`output_dir` is read-only", _output_readonly, "is not writable", root_skips=True),
+    Case("cache-is-file", "the cache folder (PLAIT_CACHE) is a file", _cache_file,
+         "cache folder (PLAIT_CACHE)"),
+    Case("predict-out-under-file", "`plait predict --out` inside a file", _predict_out_file, "is a file, not a folder",
+         needs_run=True),
+    Case("export-under-file", "`plait export --to` inside a file", _export_under_file, "is a file, not a folder",
+         needs_run=True),
+    # run directories
+    Case("status-corrupt", "a torn status.json (`plait ls` of the tree)", _corrupt_status,
+         "status.json: not valid JSON (line 1: Expecting value)", code=0, needs_run=True),
+    Case("safetensors-truncated", "model.safetensors cut in half (`plait eval`)",
+         _model_file("model.safetensors", truncate=True), "the saved model cannot be loaded", needs_run=True),
+    Case("tokenizer-garbage", "garbage tokenizer.json (`plait eval`)",
+         _model_file("tokenizer.json", b"{not json"), "the saved model cannot be loaded", needs_run=True),
+    Case("config-garbage", "garbage plait_model.json (`plait eval`)",
+         _model_file("plait_model.json", b"\x00\xff garbage"), "plait_model.json", needs_run=True),
+    Case("checkpoint-pickle", "a pickle payload in a checkpoint (`--resume`)", _pickle_checkpoint,
+         "holds Python objects besides tensors (posix.system)", needs_run=True),
+    Case("run-locked", "`--resume` of a run another live process holds", _locked,
+         "another process (pid", needs_run=True),
+    Case("predict-bad-rows", "`plait predict`, 1 of 10 rows unreadable, default threshold", _predict([]),
+         "1 of 10 rows have unusable media", needs_run=True),
+    Case("predict-bad-rows-allowed", "the same with `--max-bad-fraction 0.2`", _predict(["--max-bad-fraction", "0.2"]),
+         "skipped 1 rows with unusable media", code=0, needs_run=True),
+    # training that diverges (a failed run: its directory records why)
+    Case("lr-diverges", "`--set train.lr=1e30` (diverges)",
+         lambda c: ["run", str(c.experiment()), "--set", "train.lr=1e30", "--no-progress"],
+         "run failed: non-finite", code=1, leaves="a failed run directory: status failed, `nonfinite` step and samples"),
+]
+
+
+def markdown() -> str:
+    """tests/BAD_INPUTS.md: the table as documentation."""
+    lines = ["# Bad inputs", "",
+             "Generated from `tests/bad_inputs.py` (`python -m tests.bad_inputs > tests/BAD_INPUTS.md`); every row",
+             "is run by `tests/integration/test_bad_inputs.py`, which also checks that stderr has no traceback",
+             "and that no run directory is left behind unless the row says so.", "",
+             "| case | input | the line shows | exit | leaves |", "|---|---|---|---|---|"]
+    for case in CASES:
+        expect = case.expect.replace("|", "\\|")
+        lines.append(f"| {case.id} | {case.input} | `{expect}` | {case.code} | {case.leaves} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(markdown(), end="")
