@@ -32,7 +32,8 @@ def pretrained(tmp_path_factory):
 
 
 def _suite(tmp_path: Path, runs: dict[str, int]) -> Path:
-    suite = {"name": "tiny-glue", "output_dir": str(tmp_path / "out"), "builtin": {"train_size": 16, "validation_size": 10},
+    suite = {"name": "tiny-glue", "output_dir": str(tmp_path / "out"),
+             "builtin": {"train_size": 16, "validation_size": 10},
              "tasks": {task: {"runs": n} for task, n in runs.items()},
              "experiment": {"train": {"max_steps": 2, "batch_size": 8, "log_every": 1}, "eval": {"batch_size": 16}}}
     file = tmp_path / "suite.yaml"

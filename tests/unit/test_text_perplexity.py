@@ -13,10 +13,14 @@ from plait.models.text.config import TextModelConfig
 from tests.text_tiny import corpus, text_model
 
 
+def EVAL(batch_size: int) -> EvalConfig:  # noqa: N802 (reads as a constant)
+    return EvalConfig(task="perplexity", metrics=["perplexity", "loss"], batch_size=batch_size)
+
+
 def test_causal_perplexity_is_exp_of_the_mean_next_token_loss():
     samples = corpus(12)
     built = build(TextModelConfig.model_validate(text_model("causal_lm")), samples)
-    result, predictions = perplexity(built, samples, EvalConfig(task="perplexity", metrics=["perplexity", "loss"], batch_size=5), progress=False)
+    result, predictions = perplexity(built, samples, EVAL(5), progress=False)
     total, count = 0.0, 0
     built.model.eval()  # no dropout, as in the runner
     with torch.no_grad():
@@ -33,7 +37,7 @@ def test_causal_perplexity_is_exp_of_the_mean_next_token_loss():
 def test_masked_perplexity_is_exp_of_the_model_loss_on_the_seeded_masks():
     samples = corpus(30)
     built = build(TextModelConfig.model_validate(text_model("masked_lm")), samples)
-    result, _ = perplexity(built, samples, EvalConfig(task="perplexity", metrics=["perplexity", "loss"], batch_size=64), progress=False)
+    result, _ = perplexity(built, samples, EVAL(64), progress=False)
     processor = built.processor
     batch = processor.collate([processor.encode_train(s) for s in samples], processor.mlm_collator(seed=MASK_SEED))
     built.model.eval()
@@ -41,5 +45,5 @@ def test_masked_perplexity_is_exp_of_the_model_loss_on_the_seeded_masks():
         loss = float(built.model(**batch).loss)  # transformers' mean over the masked tokens
     assert math.isclose(result["values"]["perplexity"], math.exp(loss), rel_tol=1e-5)
     assert result["tokens"] == int((batch["labels"] != -100).sum())
-    again, _ = perplexity(built, samples, EvalConfig(task="perplexity", metrics=["perplexity", "loss"], batch_size=64), progress=False)
+    again, _ = perplexity(built, samples, EVAL(64), progress=False)
     assert again["values"] == result["values"]

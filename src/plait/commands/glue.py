@@ -29,7 +29,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="where each fine-tune trains: this machine, or as `plait run --launcher slurm|ray`")
     parser.add_argument("--wait", action="store_true", help="with --launcher slurm: wait for each job (needed for "
                         "the table; without it plait glue submits and a later invocation tabulates)")
-    parser.add_argument("--table-only", action="store_true", help="write the table from the finished runs, train nothing")
+    parser.add_argument("--table-only", action="store_true",
+                        help="write the table from the finished runs, train nothing")
 
 
 def load_suite(path: str, overrides: list[str]):  # -> GlueSuite
@@ -49,8 +50,8 @@ def load_suite(path: str, overrides: list[str]):  # -> GlueSuite
     try:
         return GlueSuite.model_validate(raw)
     except ValidationError as err:
-        lines = [f"{path}: {'.'.join(str(p) for p in e['loc']) or '(top level)'}: {e['msg'].removeprefix('Value error, ')}"
-                 for e in err.errors()]
+        lines = [f"{path}: {'.'.join(str(p) for p in e['loc']) or '(top level)'}: "
+                 f"{e['msg'].removeprefix('Value error, ')}" for e in err.errors()]
         raise ConfigError(*lines) from None
 
 

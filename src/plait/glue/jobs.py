@@ -179,7 +179,8 @@ def work(jobs: list[Job], launcher: list[str]) -> list[str]:
             try:
                 run_job(job, launcher)
             except Exception as err:  # one failed fine-tune is reported, the suite goes on
-                failed.append(f"{job.row} {job.name}: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}")
+                first = str(err).splitlines()[0] if str(err) else ""
+                failed.append(f"{job.row} {job.name}: {type(err).__name__}: {first}")
     return failed
 
 
