@@ -234,6 +234,12 @@ def evaluate_run_splits(exp: Experiment, run: RunDir, built: Built, data: Prepar
                         progress: bool) -> dict[str, dict[str, float]]:
     """Evaluate the configured splits; write eval/ and predictions/; return {split: metrics}."""
     metrics = {}
+    extra = {}
+    if exp.train.sparsity is not None:  # measured on the weights evaluated, after any averaging or best reload
+        from plait.train.sparsity.masks import report as sparsity_report
+
+        extra["sparsity"] = sparsity_report(built.model, exp.train.sparsity)
+        run.update_status(sparsity=extra["sparsity"])
     for split in exp.eval.splits:
         samples = data.splits.get(split)
         if not samples:
@@ -242,7 +248,7 @@ def evaluate_run_splits(exp: Experiment, run: RunDir, built: Built, data: Prepar
         report = data.reports.get(split, {})
         coverage = {"evaluated": len(samples), "total": report.get("total", len(samples)),
                     "left_out": report.get("skipped", {})}
-        record = write_eval(run, split, samples, predictions, result, coverage)
+        record = write_eval(run, split, samples, predictions, {**result, **extra}, coverage)
         coverage = record["coverage"]  # the task may leave samples out too (e.g. unlabelled ones)
         run.log({"step": run.status().step, "split": split, **record["metrics"]})
         metrics[split] = record["metrics"]

@@ -89,7 +89,7 @@ def test_eval_command_rescores(finished, capsys):
     after = json.loads((run.eval_dir / "test.json").read_text())
     assert after["metrics"] == before["metrics"]
     assert main(["eval", str(run.path), "--num-beams", "0"]) == 2
-    assert "--num-beams: must be a positive whole number" in capsys.readouterr().err
+    assert "--num-beams: got 0: Input should be greater than or equal to 1" in capsys.readouterr().err
 
 
 def test_dry_run_is_marked_and_never_mistaken(tmp_path, capsys):

@@ -8,6 +8,7 @@ from pydantic import Field, model_validator
 
 from plait.core.strict import Strict
 from plait.core.fields import FilePath
+from plait.data.sources.scienceqa import ScienceQASource
 from plait.data.text_config import BuiltinGlueSource, BuiltinTextSource, HfSource, TextSource
 
 
@@ -110,8 +111,9 @@ class SignsSource(Strict):
         return self
 
 
-Source = Annotated[Union[BuiltinSource, ManifestSource, LlavaJsonSource, TsvSource, SignsSource, TextSource, HfSource,
-                         BuiltinTextSource, BuiltinGlueSource], Field(discriminator="kind")]
+Source = Annotated[Union[BuiltinSource, ManifestSource, LlavaJsonSource, TsvSource, SignsSource,
+                         ScienceQASource, TextSource, HfSource, BuiltinTextSource, BuiltinGlueSource],
+                   Field(discriminator="kind")]
 
 
 class NormalizeTargets(Strict):

@@ -12,6 +12,7 @@ from torch.utils.data import Dataset
 from plait.data.config import BuiltinSource, DataConfig, LlavaJsonSource, ManifestSource, SignsSource, TsvSource
 from plait.data.sample import Sample
 from plait.data.sources.manifest import MISSING as UNUSABLE
+from plait.data.sources.scienceqa import ScienceQASource, read_scienceqa
 from plait.data.text_config import BuiltinGlueSource, BuiltinTextSource, HfSource, TextSource
 from plait.errors import UserError
 
@@ -106,6 +107,7 @@ LOADERS: dict[type, Callable[[Any, str], dict[str, list[Sample]]]] = {
     HfSource: _hf,
     BuiltinTextSource: _builtin_text,
     BuiltinGlueSource: _builtin_glue,
+    ScienceQASource: lambda source, image_token: read_scienceqa(source),
 }
 
 

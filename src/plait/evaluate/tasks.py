@@ -55,6 +55,11 @@ register_task(EvalTask(
     "plait.evaluate.evaluate:evaluate_samples",
     "generate from each prompt and compare with the target: exact match; BLEU, chrF, TER (sacrebleu)"))
 register_task(EvalTask(
+    "multiple_choice", ("accuracy", "unparsable"), ("accuracy",),
+    "plait.evaluate.multiple_choice:evaluate_multiple_choice",
+    "the option a generation names (pattern, LaVIN's by default) or the likeliest one: accuracy overall and per "
+    "category (ScienceQA's NAT ... Average by default), unparsable answers counted wrong"))
+register_task(EvalTask(
     "classify", ("accuracy", "f1", "matthews_correlation", "pearson", "spearmanr"),
     ("accuracy", "f1", "matthews_correlation"), "plait.evaluate.classify:classify",
     "a classifier's label (or score) against the target: accuracy, F1, Matthews corr. (scikit-learn); "

@@ -8,7 +8,9 @@ from pydantic import Field, model_validator
 
 from plait.core.strict import Strict
 from plait.core.fields import FolderName
+from plait.train.distill.config import DistillConfig
 from plait.train.distributed import DdpConfig, Distributed
+from plait.train.sparsity.config import SparsityConfig
 
 
 class _Warmup(Strict):
@@ -173,9 +175,17 @@ class TrainConfig(Strict):
     """Early stopping on `metric` (needs eval_every > 0)."""
     distributed: Distributed = DdpConfig()
     """How the ranks of a multi-process run (`plait run EXP --nproc N`) share the model: ddp or deepspeed."""
+    sparsity: SparsityConfig | None = None
+    """Hold a share of the weights at zero, fixed or moved by RigL (None = dense)."""
+    distill: DistillConfig | None = None
+    """Distil a frozen teacher into the model (None = train on the labels alone)."""
 
     @model_validator(mode="after")
     def _checks(self) -> "TrainConfig":
+        if self.sparsity is not None and self.distributed.kind == "deepspeed":
+            raise ValueError("sparsity: needs distributed.kind ddp (DeepSpeed partitions the gradients it masks)")
+        if self.sparsity is not None and self.sparsity.method == "rigl" and self.average_checkpoints is not None:
+            raise ValueError("average_checkpoints: the mean of checkpoints with different RigL masks is not sparse")
         if self.early_stopping is not None and self.eval_every <= 0:
             raise ValueError("early_stopping needs eval_every > 0 (evaluations to compare)")
         if self.average_checkpoints is not None:

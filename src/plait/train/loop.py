@@ -21,12 +21,14 @@ from plait.runs.ranks import world_size
 from plait.runs.rundir import RunDir
 from plait.train.callbacks import CheckpointFinisher, Evaluator, RunRecorder
 from plait.train.config import TrainConfig
+from plait.train.distill.hook import Distiller
 from plait.train.distributed import distributed_arguments
 from plait.train.nonfinite import IndexedCollator, IndexedDataset, NonFiniteGuard, record_skip
 from plait.train.preempt import Preemption
 from plait.train.resume import ResumeState
 from plait.train.trainer import PlaitTrainer
 from plait.train.schedules import build_scheduler
+from plait.train.sparsity.callback import Sparsifier
 
 
 @dataclass
@@ -134,6 +136,8 @@ def train(
         collate = FlatteningCollator(collate)
     guard = NonFiniteGuard([s.id for s in train_samples], cfg.skip_nonfinite, cfg.precision != "fp16",
                            on_skip=lambda step, reason, ids: record_skip(run, step, reason, ids))
+    sparsifier = Sparsifier.for_run(cfg.sparsity, model, steps, run, resume_from, stage) if cfg.sparsity else None
+    distiller = Distiller.build(cfg.distill, model, built.processor.tokenizer, steps) if cfg.distill else None
     trainer = PlaitTrainer(
         model=model,
         args=training_arguments(cfg, run.checkpoints, steps, seed, progress),
@@ -144,8 +148,9 @@ def train(
         make_optimizer=lambda wrapped: make_optimizer(wrapped, cfg),
         make_scheduler=lambda optimizer: build_scheduler(optimizer, cfg.schedule, steps, cfg.lr),
         lengths=[built.processor.length(s) for s in train_samples] if cfg.group_by_length else None,
-        # resume_state writes into checkpoint-N, so it runs before the finisher marks it complete
-        callbacks=[RunRecorder(run, stage), evaluator, preemption, resume_state, finisher],
+        distiller=distiller,
+        # resume_state and the sparsifier write into checkpoint-N, so they run before the finisher marks it complete
+        callbacks=[RunRecorder(run, stage), evaluator, preemption, resume_state, *filter(None, [sparsifier]), finisher],
     )
     resume_state.bind(trainer)
     fill_feature_cache(built, train_samples, run if trainer.is_world_process_zero() else None)
