@@ -51,7 +51,7 @@ def _finished(folder: Path) -> dict[str, list[str]]:
 
 def test_glue_writes_runs_and_the_table(pretrained, tmp_path):
     suite = _suite(tmp_path, {"sst2": 2, "mnli": 1})
-    assert main([ "glue", str(suite), "--from", f"tiny={pretrained}"]) == 0
+    assert main(["glue", str(suite), "--from", f"tiny={pretrained}", "--workers", "2"]) == 0
     folder = tmp_path / "out" / "tiny-glue"
     assert _finished(folder / "tiny").keys() == {"sst2-run1", "sst2-run2", "mnli-run1"}
     table = (folder / "table.md").read_text()
