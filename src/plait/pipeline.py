@@ -258,6 +258,7 @@ def evaluate_run_splits(exp: Experiment, run: RunDir, built: Built, data: Prepar
         coverage = {"evaluated": len(samples), "total": report.get("total", len(samples)),
                     "left_out": report.get("skipped", {})}
         record = write_eval(run, split, samples, predictions, {**result, **extra}, coverage)
+        coverage = record["coverage"]  # the task may leave samples out too (e.g. unlabelled ones)
         status = run.status()  # a staged run's records also count the steps of every stage (global_step)
         steps = {"step": status.step, **({"global_step": status.global_step} if status.global_step is not None else {})}
         run.log({**steps, "split": split, **record["metrics"]})

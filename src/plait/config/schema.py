@@ -114,10 +114,13 @@ class Experiment(Strict):
         """eval.task, eval.metrics, eval.headline and every train.metric name what the evaluation produces."""
         supported = registry.capabilities(self.model.family).eval_tasks
         ev = self.eval
-        task_name = ev.task or supported[0]
+        task_name = ev.task or self.model.default_eval_task(supported)
         if task_name not in supported or task_name not in TASKS:
             raise ValueError(f"eval.task: the {self.model.family} family is evaluated by "
                              f"{', '.join(t for t in supported if t in TASKS)}, not {task_name!r}")
+        problem = self.model.eval_task_problem(task_name)
+        if problem:
+            raise ValueError(f"eval.task: {problem}")
         task = TASKS[task_name]
         metrics = list(task.defaults) if ev.metrics is None else ev.metrics
         unknown = [m for m in metrics if m not in task.metrics]

@@ -10,6 +10,7 @@ from pydantic import Field, model_validator
 from plait.core.strict import Strict
 from plait.core.fields import FilePath
 from plait.data.sources.scienceqa import ScienceQASource
+from plait.data.text_config import BuiltinGlueSource, BuiltinTextSource, HfSource, TextSource
 
 
 class BuiltinSource(Strict):
@@ -125,7 +126,8 @@ class SignsSource(Strict):
 
 
 Source = Annotated[Union[BuiltinSource, ManifestSource, LlavaJsonSource, TsvSource, SignsSource,
-                        ScienceQASource], Field(discriminator="kind")]
+                         ScienceQASource, TextSource, HfSource, BuiltinTextSource, BuiltinGlueSource],
+                   Field(discriminator="kind")]
 
 
 class NormalizeTargets(Strict):

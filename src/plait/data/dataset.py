@@ -13,6 +13,7 @@ from plait.data.config import BuiltinSource, DataConfig, LlavaJsonSource, Manife
 from plait.data.sample import Sample
 from plait.data.sources.manifest import MISSING as UNUSABLE
 from plait.data.sources.scienceqa import ScienceQASource, read_scienceqa
+from plait.data.text_config import BuiltinGlueSource, BuiltinTextSource, HfSource, TextSource
 from plait.errors import UserError
 
 SPLITS = ("train", "validation", "test")
@@ -69,12 +70,43 @@ def _signs(source: SignsSource, image_token: str) -> dict[str, list[Sample]]:
     return {split: read_tsv(folder / f"{split}.tsv") for split in SPLITS}
 
 
+def _text(source: TextSource, image_token: str) -> dict[str, list[Sample]]:
+    from plait.data.sources.text import read_text_split
+
+    return {split: read_text_split(patterns, source.mode, source.block_size, source.encoding, f"data.source.{split}")
+            for split in SPLITS if (patterns := getattr(source, split))}
+
+
+def _hf(source: HfSource, image_token: str) -> dict[str, list[Sample]]:
+    from plait.data.sources.hf import read_hf
+
+    return read_hf(source)
+
+
+def _builtin_text(source: BuiltinTextSource, image_token: str) -> dict[str, list[Sample]]:
+    from plait.data.builtin.text_corpus import generate_corpus
+
+    folder = generate_corpus(source.sentences, source.seed)
+    return _text(TextSource(train=[str(folder / "*.train")], validation=[str(folder / "*.dev")], mode=source.mode,
+                            block_size=source.block_size), image_token)
+
+
+def _builtin_glue(source: BuiltinGlueSource, image_token: str) -> dict[str, list[Sample]]:
+    from plait.glue.tasks import builtin_source
+
+    return _hf(builtin_source(source), image_token)
+
+
 LOADERS: dict[type, Callable[[Any, str], dict[str, list[Sample]]]] = {
     BuiltinSource: _builtin,
     ManifestSource: _manifest,
     LlavaJsonSource: _llava,
     TsvSource: _tsv,
     SignsSource: _signs,
+    TextSource: _text,
+    HfSource: _hf,
+    BuiltinTextSource: _builtin_text,
+    BuiltinGlueSource: _builtin_glue,
     ScienceQASource: lambda source, image_token: read_scienceqa(source),
 }
 

@@ -26,6 +26,14 @@ class FamilyConfig(Strict):
         """Why a stage cannot train `parts`, given the family's declared groups; nothing when it can."""
         return [f"unknown part {p!r}; parts: {', '.join(groups)}" for p in parts if p not in groups]
 
+    def default_eval_task(self, supported: tuple[str, ...]) -> str:
+        """`eval.task` when the experiment names none: by default the family's first."""
+        return supported[0]
+
+    def eval_task_problem(self, task: str) -> str | None:
+        """Why this model (not just its family) cannot be scored by `task`, or None."""
+        return None
+
     def differences_from(self, saved: "FamilyConfig") -> list[str]:
         """Fields (model.x.y) where this model is not `saved`'s; `init_from` refuses a run when any differ.
         The default ignores only `freeze` keys; families that allow more override it."""

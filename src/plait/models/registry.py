@@ -143,6 +143,7 @@ def _builtin() -> None:
     from plait.models.adapter.config import AdapterModelConfig
     from plait.models.mapper.config import MapperModelConfig
     from plait.models.projector.config import ProjectorModelConfig
+    from plait.models.text.config import TextModelConfig
 
     register(FamilySpec(
         "projector", ProjectorModelConfig, "plait.models.projector.build:PROJECTOR",
@@ -158,6 +159,10 @@ def _builtin() -> None:
         "adapter", AdapterModelConfig, "plait.models.adapter.build:ADAPTER",
         Capabilities(eval_tasks=("generate", "multiple_choice"), chat_media=("image",)),
         "LaVIN's Mixture-of-Modality Adaptation: routed adapters in a frozen LM and vision encoder"))
+    register(FamilySpec(
+        "text", TextModelConfig, "plait.models.text.build:TEXT",
+        Capabilities(eval_tasks=("perplexity", "classify", "generate"), export=("transformers",), chat_media=None),
+        "text-only transformers LM: causal LM, masked LM (BERT-style) or sequence classification"))
 
 
 _builtin()
