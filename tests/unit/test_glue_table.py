@@ -66,3 +66,17 @@ def test_markdown_csv_and_latex_carry_the_rule_and_the_numbers(row_folder):
     assert parsed["cola_runs"] == "3" and float(parsed["perplexity"]) == 12.5
     tex = latex([row], TASKS, runs)
     assert r"\caption{GLUE validation scores" in tex and r"$\pm$" in tex and "average\\_bert" in tex
+
+
+def test_a_sparse_pretrained_run_shows_its_measured_sparsity(row_folder, tmp_path):
+    from plait.glue.table import pretrained_scores
+
+    pretrained = tmp_path / "bert-sparse"
+    atomic.write_json(pretrained / "status.json", {"state": "finished", "sparsity": {"overall": 0.7958}})
+    atomic.write_json(pretrained / "eval" / "validation.json", {"metrics": {"perplexity": 54.4, "loss": 3.996}})
+    scores = pretrained_scores(str(pretrained), is_run=True)
+    assert scores == {"sparsity": 0.7958, "perplexity": 54.4, "eval_loss": 3.996}
+    row = Row("sparse_80%", collect_row(row_folder, TASKS), scores)
+    text = markdown([row], TASKS, {t: 2 for t in TASKS})
+    assert "| sparsity" in text.splitlines()[0] and "79.58%" in text
+    assert float(list(csv.DictReader(io.StringIO(csv_text([row], TASKS))))[0]["sparsity"]) == 0.7958

@@ -75,14 +75,17 @@ def collect_row(folder: Path, tasks: list[str]) -> dict[str, TaskCell]:
 
 
 def pretrained_scores(path: str, is_run: bool) -> dict[str, float]:
-    """Perplexity and eval loss of the pretrained run (validation, else test), empty for a checkpoint."""
+    """Perplexity and eval loss of the pretrained run (validation, else test), and its measured sparsity (the
+    share of zero weights over the whole model, with train.sparsity); empty for a checkpoint."""
     if not is_run:
         return {}
+    status = RunDir(Path(path)).status()
+    out = {"sparsity": float(status.sparsity["overall"])} if status.sparsity and "overall" in status.sparsity else {}
     for split in ("validation", "test"):
         metrics = (atomic.read_json(Path(path) / "eval" / f"{split}.json") or {}).get("metrics", {})
         if "perplexity" in metrics:
-            return {"perplexity": float(metrics["perplexity"]), "eval_loss": float(metrics.get("loss", math.nan))}
-    return {}
+            return out | {"perplexity": float(metrics["perplexity"]), "eval_loss": float(metrics.get("loss", math.nan))}
+    return out
 
 
 @dataclass
@@ -111,11 +114,16 @@ def caption(runs: dict[str, int]) -> str:
             "STS-B Spearman), with mean +- std over the runs in brackets. average_bert leaves WNLI out, "
             "average_glue does not; each averages the picked runs' task means. CoLA: Matthews corr.; MNLI: "
             "matched/mismatched acc.; MRPC: F1/acc.; QQP: acc./F1; STS-B: Pearson/Spearman; others: acc. "
-            "Perplexity and eval loss: the pretrained model's held-out masked- or causal-LM figures.")
+            "Perplexity and eval loss: the pretrained model's held-out masked- or causal-LM figures; sparsity: its "
+            "measured share of zero weights over the whole model (embeddings included), for sparse runs.")
 
 
 def _fmt(value: float | None) -> str:
     return "" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.1f}"
+
+
+def _percent(share: float | None) -> str:
+    return "" if share is None else f"{100 * share:.2f}%"
 
 
 def _cell(cell: TaskCell, with_spread: bool = True) -> str:
@@ -131,7 +139,8 @@ def _cell(cell: TaskCell, with_spread: bool = True) -> str:
 
 
 def headers(tasks: list[str]) -> list[str]:
-    return ["model", "average_bert", "average_glue", *(TASKS[t].column for t in tasks), "perplexity", "eval loss"]
+    return ["model", "average_bert", "average_glue", *(TASKS[t].column for t in tasks), "perplexity", "eval loss",
+            "sparsity"]
 
 
 def display_rows(rows: list[Row], tasks: list[str]) -> list[list[str]]:
@@ -140,7 +149,7 @@ def display_rows(rows: list[Row], tasks: list[str]) -> list[list[str]]:
         loss = row.pretrained.get("eval_loss")
         out.append([row.label, _fmt(row.average(False)), _fmt(row.average(True)),
                     *(_cell(row.cells[t]) for t in tasks), _fmt(row.pretrained.get("perplexity")),
-                    "" if loss is None else f"{loss:.3f}"])
+                    "" if loss is None else f"{loss:.3f}", _percent(row.pretrained.get("sparsity"))])
     return out
 
 
@@ -156,7 +165,7 @@ def markdown(rows: list[Row], tasks: list[str], runs: dict[str, int]) -> str:
 def latex(rows: list[Row], tasks: list[str], runs: dict[str, int]) -> str:
     styler = display_frame(rows, tasks).style.hide(axis="index").format(escape="latex").format_index(
         escape="latex", axis=1)
-    table = styler.to_latex(hrules=True, column_format="l" + "r" * (len(tasks) + 4), position="t",
+    table = styler.to_latex(hrules=True, column_format="l" + "r" * (len(tasks) + 5), position="t",
                             caption=caption(runs).replace("_", r"\_").replace("+-", r"$\pm$"))
     return table.replace("±", r"$\pm$")
 
@@ -175,7 +184,7 @@ def csv_text(rows: list[Row], tasks: list[str]) -> str:
                 record |= {f"{t}_{r.name}": picked.get(r.name), f"{t}_{r.name}_mean": mean, f"{t}_{r.name}_std": std}
             record[f"{t}_runs"] = len(cell.runs)
         records.append(record | {"perplexity": row.pretrained.get("perplexity"),
-                                 "eval_loss": row.pretrained.get("eval_loss")})
+                                 "eval_loss": row.pretrained.get("eval_loss"), "sparsity": row.pretrained.get("sparsity")})
     return pd.DataFrame(records).to_csv(index=False)
 
 
