@@ -45,12 +45,16 @@ def test_the_study_sweep_is_the_grid_of_eight_variants():
     check_against_experiment(cfg, [], str(SWEEP))
     grid = grid_values(cfg.space, str(SWEEP))
     seen = set()
-    for kind in grid["train.schedule.kind"]:
+    param = cfg.space["train.schedule"]
+    for code in grid["train.schedule"]:
         for dropout in grid["model.adapter.dropout"]:
-            exp = load_experiment(cfg.experiment, as_overrides({"train.schedule.kind": kind,
+            exp = load_experiment(cfg.experiment, as_overrides({"train.schedule": param.decode(code),
                                                                 "model.adapter.dropout": dropout}))
             d = exp.model.adapter.dropout
             seen.add((exp.train.schedule.kind, d.prob, d.limit, d.var))
+            variant = EXAMPLES / f"lavin-7b-{exp.train.schedule.kind}.yaml"
+            if variant.exists():  # each schedule with the settings of its variant file
+                assert exp.train.schedule == load_experiment(variant).train.schedule
     assert len(seen) == 8 and {s[1:] for s in seen} == {(0.1, 0.2, 1.01), (0.2, 0.1, 0.97)}
 
 
