@@ -10,7 +10,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, GenerationConfig
 
-from plait.data.modalities.image import check_image
+from plait.data.modalities.image import check_optional_image
 from plait.data.sample import Sample
 from plait.errors import UserError
 from plait.models.adapter.config import AdapterModelConfig
@@ -21,7 +21,13 @@ from plait.models.components.loading import load_pretrained
 from plait.models.components.tied import tied_aliases
 from plait.models.components.tokenizer import train_tokenizer
 from plait.models.family import BuildOptions, Built, Family
-from plait.models.projector.build import build_image_processor, build_language, build_vision, _vision_from
+from plait.models.projector.build import (
+    _vision_from,
+    build_image_processor,
+    build_language,
+    build_vision,
+    with_position_limit,
+)
 
 SPECIAL = [MODALITY_TOKEN, IMAGE_TOKEN]
 
@@ -164,33 +170,23 @@ def load(folder: Path, cfg: AdapterModelConfig | None = None, quantize: bool = T
     return Built(model, processor, info(model, saved))
 
 
-def check(sample: Sample) -> str | None:
-    """Images must load; samples without one are fine (they get the no-image prompt and modality token)."""
-    return check_image(sample.media) if sample.media is not None else None
-
-
-def _with_limit(built: Built) -> Built:
-    built.processor.max_positions = getattr(built.model.language.config, "max_position_embeddings", None)
-    return built
-
-
 class AdapterFamily(Family):
     """LaVIN's Mixture-of-Modality Adaptation (see plait.models.registry for what the family can do)."""
 
     name = "adapter"
 
     def build(self, cfg: AdapterModelConfig, train_samples: list[Sample], options: BuildOptions) -> Built:
-        return _with_limit(build(cfg, train_samples, options.label_smoothing, options.quantize))
+        return with_position_limit(build(cfg, train_samples, options.label_smoothing, options.quantize))
 
     def save(self, built: Built, cfg: AdapterModelConfig, folder: Path) -> None:
         save(built, cfg, folder)
 
     def load(self, folder: Path, cfg: AdapterModelConfig | None = None,
              options: BuildOptions = BuildOptions()) -> Built:
-        return _with_limit(load(folder, cfg, options.quantize, options.label_smoothing))
+        return with_position_limit(load(folder, cfg, options.quantize, options.label_smoothing))
 
     def check(self, sample: Sample) -> str | None:
-        return check(sample)
+        return check_optional_image(sample)  # samples without one get the no-image prompt and modality token
 
 
 ADAPTER = AdapterFamily()

@@ -8,7 +8,7 @@ from typing import Any
 import torch
 
 from plait.data.collate import mask, pad
-from plait.data.modalities.image import load_image
+from plait.data.modalities.image import pixel_values
 from plait.data.sample import Sample
 from plait.models.components.text import TextProcessor
 
@@ -40,9 +40,7 @@ class AdapterProcessor(TextProcessor):
         return [self.modality_id] + bos + image + self._ids(prompt)  # token lists joined, as LaVIN does
 
     def pixels(self, sample: Sample) -> torch.Tensor | None:
-        if sample.media is None:
-            return None
-        return self.image_processor(images=load_image(sample.media), return_tensors="pt")["pixel_values"][0]
+        return pixel_values(self.image_processor, sample.media)
 
     def encode_train(self, sample: Sample) -> dict[str, Any]:
         prompt = self.prompt_ids(sample)
