@@ -18,6 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from plait.runs.rundir import RunDir
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -34,10 +36,9 @@ def measure(output_dir: Path) -> dict:
         raise SystemExit(proc.stderr[-2000:])
     peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     status_file = max(output_dir.glob("quickstart/*/status.json"), key=lambda p: p.stat().st_mtime)
-    status = json.loads(status_file.read_text())
-    return {"seconds": round(seconds, 1), "peak_mib": round(peak_mib), "score": status["headline"]["value"],
-            "metric": status["headline"]["metric"], "train_seconds": status.get("train_seconds"),
-            "steps": status.get("step")}
+    status = RunDir(status_file.parent).status()
+    return {"seconds": round(seconds, 1), "peak_mib": round(peak_mib), "score": status.headline.value,
+            "metric": status.headline.metric, "train_seconds": status.train_seconds, "steps": status.step}
 
 
 def main() -> None:

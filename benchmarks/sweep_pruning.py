@@ -28,6 +28,8 @@ from typing import Any
 
 import yaml
 
+from plait.runs.rundir import RunDir
+
 ROOT = Path(__file__).resolve().parent.parent
 SWEEP = "experiments/sweeps/quickstart-tpe.yaml"
 RESULTS = ROOT / "benchmarks" / "RESULTS.md"
@@ -48,14 +50,14 @@ def measure(folder: Path) -> dict[str, Any]:
     """Steps, states and the best run of a sweep, from its run directories only."""
     runs = []
     for status_file in sorted(folder.glob("runs/*/*/status.json")):
-        status = json.loads(status_file.read_text())
+        status = RunDir(status_file.parent).status()
         scores = {}
         for split in ("validation", "test"):
             path = status_file.parent / "eval" / f"{split}.json"
             if path.exists():
                 scores[split] = json.loads(path.read_text())["metrics"]["exact_match"]
         config = yaml.safe_load((status_file.parent / "config.yaml").read_text())["train"]
-        runs.append({"state": status["state"], "step": status.get("step", 0), "scores": scores,
+        runs.append({"state": status.state, "step": status.step, "scores": scores,
                      "config": f"lr={config['lr']:g}, warmup={config['schedule']['warmup_steps']}, "
                                f"smoothing={config['label_smoothing']}"})
     finished = [r for r in runs if r["state"] == "finished"]
@@ -85,7 +87,7 @@ def grid_curves(folder: Path, space: list[str]) -> dict[tuple, tuple[list[tuple[
         events = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
         curve = [(e["step"], e["exact_match"]) for e in events if e.get("split") == "validation" and "epoch" in e]
         final = json.loads((run / "eval" / "validation.json").read_text())["metrics"]["exact_match"]
-        steps = json.loads(status_file.read_text())["step"]
+        steps = RunDir(run).status().step
         curves[tuple((k, config[k]) for k in sorted(space))] = (curve, final, steps)
     return curves
 

@@ -38,6 +38,7 @@ from plait.train.preempt import terminations_raised
 from plait.train.resume import ResumePlan, apply_plan
 from plait.train.seed import seed_everything
 from plait.train.stages import train_stages
+from plait.train.tracking import tracked_experiment
 
 console = Console(stderr=True)
 
@@ -53,13 +54,17 @@ class Prepared:
 def prepare_data(exp: Experiment, dry_run: bool) -> Prepared:
     """Load and screen every split; raises UserError before any run directory exists."""
     family = get_family(exp.model.family)
+    missing = exp.data.missing_files()
+    if missing:
+        raise UserError(missing[0] + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""))
     limit = exp.dry_run.max_samples if dry_run else None
     splits = load_splits(exp.data, exp.seed, exp.model.media_token(), limit)
     clean = exp.data.normalize_targets
     if clean is not None:
         splits["train"] = normalize_targets(splits["train"], clean.lowercase, clean.punctuation, clean.stopwords,
                                             clean.keep)
-    kept, reports = screen(splits, family.checker(exp.model), exp.data.max_bad_fraction)
+    hint = getattr(exp.data.source, "media_hint", lambda: "")()
+    kept, reports = screen(splits, family.checker(exp.model), exp.data.max_bad_fraction, hint)
     return Prepared(kept, {k: dataclasses.asdict(v) for k, v in reports.items()})
 
 
@@ -74,6 +79,9 @@ def dry_run_experiment(exp: Experiment) -> Experiment:
     """`exp` shortened to `dry_run.max_steps` per stage, validated again."""
     steps = exp.dry_run.max_steps
     changes = {"train.max_steps": steps, **{f"stages.{i}.train.max_steps": steps for i in range(len(exp.stages))}}
+    sections = [("train", exp.train), *((f"stages.{i}.train", s.train) for i, s in enumerate(exp.stages))]
+    changes |= {f"{key}.schedule.warmup_steps": 0 for key, train in sections  # a few steps have no room for it
+                if getattr(train.schedule, "warmup_steps", 0) >= steps}
     return with_overrides(exp, changes, "--dry-run")
 
 
@@ -102,7 +110,8 @@ def run_experiment(exp: Experiment, dry_run: bool = False, progress: bool = True
                 run.update_status(tags=exp.tags, pid=os.getpid())
             console.print(f"[bold]plait[/] {exp.name}: run directory [cyan]{run.path}[/]"
                           + (" (dry run)" if dry_run else ""))
-            execute(exp, run, data, progress, on_validation=on_validation)
+            with tracked_experiment(exp, run):
+                execute(exp, run, data, progress, on_validation=on_validation)
     return run
 
 
@@ -131,7 +140,7 @@ def _resume(exp: Experiment, plan: ResumePlan, progress: bool, argv: list[str] |
              "env_changed": changed_env, "forced": plan.forced})
     where = f"from {plan.checkpoint.name}" if plan.checkpoint else "from the start (no complete checkpoint)"
     console.print(f"[bold]plait[/] {exp.name}: resuming [cyan]{run.path}[/] {where}")
-    with failure_recorded(run):
+    with failure_recorded(run), tracked_experiment(exp, run, resuming=True):
         execute(exp, run, data, progress, resume_from=plan.checkpoint)
     return run
 
@@ -235,6 +244,12 @@ def evaluate_run_splits(exp: Experiment, run: RunDir, built: Built, data: Prepar
                         progress: bool) -> dict[str, dict[str, float]]:
     """Evaluate the configured splits; write eval/ and predictions/; return {split: metrics}."""
     metrics = {}
+    extra = {}
+    if exp.train.sparsity is not None:  # measured on the weights evaluated, after any averaging or best reload
+        from plait.train.sparsity.masks import report as sparsity_report
+
+        extra["sparsity"] = sparsity_report(built.model, exp.train.sparsity)
+        run.update_status(sparsity=extra["sparsity"])
     for split in exp.eval.splits:
         every = data.splits.get(split) or []
         samples = evaluated(exp, every)
@@ -245,8 +260,11 @@ def evaluate_run_splits(exp: Experiment, run: RunDir, built: Built, data: Prepar
         report = data.reports.get(split, {})
         coverage = {"evaluated": len(samples), "total": report.get("total", len(samples)),
                     "left_out": report.get("skipped", {})}
-        record = write_eval(run, split, samples, predictions, result, coverage)
-        run.log({"step": run.status().step, "split": split, **record["metrics"]})
+        record = write_eval(run, split, samples, predictions, {**result, **extra}, coverage)
+        coverage = record["coverage"]  # the task may leave samples out too (e.g. unlabelled ones)
+        status = run.status()  # a staged run's records also count the steps of every stage (global_step)
+        steps = {"step": status.step, **({"global_step": status.global_step} if status.global_step is not None else {})}
+        run.log({**steps, "split": split, **record["metrics"]})
         metrics[split] = record["metrics"]
         shown = ", ".join(f"{k} {v:.2f}" for k, v in record["metrics"].items())
         console.print(f"[bold]{split}[/]: {shown}  ({coverage['evaluated']}/{coverage['total']} samples)")

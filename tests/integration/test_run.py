@@ -46,7 +46,7 @@ def test_run_directory_contract(finished):
     assert train_steps == [1, 2, 4, 6]
     assert all("loss" in e and "learning_rate" in e for e in events if e["split"] == "train")
     result = json.loads((run.eval_dir / "test.json").read_text())
-    assert result["coverage"] == {"evaluated": 16, "total": 16, "left_out": {}}
+    assert result["coverage"] == {"evaluated": 16, "total": 16, "left_out": {}, "fraction": 1.0}
     assert "nrefs:1" in result["signatures"]["bleu"]
     assert result["generation"]["max_new_tokens"] >= 2
     predictions = [json.loads(line) for line in (run.predictions / "test.jsonl").read_text().splitlines()]
@@ -89,7 +89,7 @@ def test_eval_command_rescores(finished, capsys):
     after = json.loads((run.eval_dir / "test.json").read_text())
     assert after["metrics"] == before["metrics"]
     assert main(["eval", str(run.path), "--num-beams", "0"]) == 2
-    assert "--num-beams: must be a positive whole number" in capsys.readouterr().err
+    assert "--num-beams: got 0: Input should be greater than or equal to 1" in capsys.readouterr().err
 
 
 def test_dry_run_is_marked_and_never_mistaken(tmp_path, capsys):

@@ -72,6 +72,17 @@ def test_each_stage_is_logged_with_its_checked_trainable_count_and_schedule(stag
     assert [p.name for p in run.complete_checkpoints()] == ["step-4"]  # stage one's moved to checkpoints/align/
 
 
+def test_records_count_steps_across_stages_so_curves_follow_one_another(staged):
+    events = [json.loads(line) for line in staged["run"].metrics.read_text().splitlines()]
+    train = [(e["stage"], e["step"], e["global_step"]) for e in events if e["split"] == "train"]
+    assert train == [("align", 1, 1), ("align", 2, 2), ("align", 3, 3),
+                     ("joint", 1, 4), ("joint", 2, 5), ("joint", 3, 6), ("joint", 4, 7)]
+    starts = [(e["stage"], e["global_step"]) for e in events if e.get("event") == "stage"]
+    assert starts == [("align", 0), ("joint", 3)]
+    (test,) = [e for e in events if e["split"] == "test"]
+    assert (test["step"], test["global_step"]) == (4, 7)
+
+
 def test_stage_train_takes_the_experiment_train_with_its_keys_replaced(staged):
     stages = staged["exp"].stages
     assert stages[0].train.lr == 1e-2 and stages[0].train.batch_size == staged["exp"].train.batch_size

@@ -46,11 +46,11 @@ def test_clip_by_milliseconds_reads_those_frames(pose_file: Path) -> None:
 def test_unknown_pose_format_says_what_to_turn_off(tmp_path: Path) -> None:
     component = PoseHeaderComponent("HANDS", ["a", "b", "c"], [], [(0, 0, 0)], "XYC")
     path = write_pose(tmp_path / "odd.pose", fake_pose(5, components=[component]))
-    with pytest.raises(PoseFormatError, match="HANDS has no known legs/shoulders; set hide_legs and normalize"):
+    with pytest.raises(PoseFormatError, match="HANDS has no known legs/shoulders; set model.signal.hide_legs and model.signal.normalize"):
         load_pose(path)
     assert load_pose(path, hide_legs=False, normalize=False).shape == (5, 6)
     reason = check_signal(Sample("s", "", "", media=path), SignalSettings())
-    assert reason is not None and "set hide_legs and normalize to false" in reason
+    assert reason is not None and "set model.signal.hide_legs and model.signal.normalize to false" in reason
 
 
 def test_features_clip_and_flatten(tmp_path: Path) -> None:

@@ -133,3 +133,15 @@ def test_metric_and_split_choices_and_errors(runs, tmp_path):
         summarize([tmp_path / "dry"], tmp_path / "y")
     assert main(["summarize", str(tmp_path / "missing")]) == 2
     assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
+
+
+def test_loss_curves_of_a_staged_run_use_the_global_step() -> None:
+    from types import SimpleNamespace
+
+    from plait.report.plots import _series
+
+    events = [{"split": "train", "step": 1, "global_step": 1, "loss": 3.0, "stage": "a"},
+              {"split": "train", "step": 2, "global_step": 2, "loss": 2.0, "stage": "a"},
+              {"split": "train", "step": 1, "global_step": 3, "loss": 1.5, "stage": "b"},
+              {"split": "train", "step": 4, "loss": 1.0}]
+    assert _series(SimpleNamespace(events=events), "train", "loss") == ([1, 2, 3, 4], [3.0, 2.0, 1.5, 1.0])

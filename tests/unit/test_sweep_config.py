@@ -104,3 +104,19 @@ def test_set_splits_into_sweep_keys_and_experiment_keys(tmp_path):
     assert cfg.n_trials == 5 and cfg.sampler.kind == "random"
     exp, _ = check_against_experiment(cfg, exp_set, "sweep.yaml")
     assert exp.train.max_steps == 2 and exp.eval.splits == ["test", "validation"]
+
+
+def test_a_choice_may_be_a_mapping_that_replaces_a_section():
+    import optuna
+
+    from plait.sweep.config import ChoiceParam
+    from plait.sweep.space import as_overrides, grid_values, suggest
+
+    schedules = [{"kind": "cosine", "warmup_steps": 10}, {"kind": "step", "step_size": 5, "gamma": 0.5}]
+    space = {"train.schedule": ChoiceParam(values=schedules), "train.lr": ChoiceParam(values=[0.1, 0.2])}
+    assert len(grid_values(space, "x")["train.schedule"]) == 2
+    study = optuna.create_study(sampler=optuna.samplers.GridSampler(grid_values(space, "x"), seed=0))
+    drawn = [suggest(study.ask(), space) for _ in range(4)]
+    assert sorted(str(d["train.schedule"]) for d in drawn) == sorted(str(s) for s in schedules for _ in (0, 1))
+    overrides = as_overrides({"train.schedule": schedules[1]})
+    assert overrides == ["train.schedule={gamma: 0.5, kind: step, step_size: 5}"]

@@ -36,7 +36,10 @@ def main(args: argparse.Namespace) -> int:
         raise UserError(f"{args.run}: the {family} family has no export; families with one: {exported}")
     check_writable_folder(target.parent, "--to")
     target.parent.mkdir(parents=True, exist_ok=True)
-    record = get_family(family).export(folder, target, args.merge)
+    from plait.runs.load import damaged_run
+
+    with damaged_run(folder):
+        record = get_family(family).export(folder, target, args.merge)
     adapter = f", adapter in {target / record['adapter']}" if record["adapter"] else ""
     print(f"{target}: {record['class']}{' (4-bit)' if record['quantized_4bit'] else ''}{adapter}")
     return 0

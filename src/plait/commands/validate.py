@@ -22,6 +22,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a config key, e.g. --set train.lr=3e-4 (repeatable)")
     parser.add_argument("--quiet", action="store_true", help="print nothing when valid")
+    parser.add_argument("--models", action="store_true",
+                        help="also instantiate each model config with transformers and look for `pretrained` "
+                             "checkpoints offline, as `plait run` does before its run directory (imports "
+                             "transformers: seconds)")
 
 
 def main(args: argparse.Namespace) -> int:
@@ -35,6 +39,8 @@ def main(args: argparse.Namespace) -> int:
             failed.extend(err.lines)
             continue
         missing = missing_files(exp, str(spec))
+        if args.models:
+            missing += model_problems(exp, str(spec), [o.partition("=")[0] for o in args.overrides])
         if missing:
             failed.extend(missing)
             continue
@@ -44,6 +50,24 @@ def main(args: argparse.Namespace) -> int:
     if failed:
         raise ConfigError(*failed)
     return 0
+
+
+def model_problems(exp: "Experiment", source: str, set_keys: list[str]) -> list[str]:
+    """plait.models.preflight's problems with the experiment's model, one line each, naming the file or the
+    `--set` key that gave the value."""
+    from plait.errors import ConfigError
+    from plait.models.preflight import check_model
+
+    try:
+        check_model(exp.model)
+    except ConfigError as err:
+        lines = []
+        for line in err.lines:
+            key = line.partition(":")[0]
+            given = next((k for k in reversed(set_keys) if key == k or key.startswith(k + ".")), None)
+            lines.append(f"--set {line}" if given == key else f"{f'--set {given}' if given else source}: {line}")
+        return lines
+    return []
 
 
 def missing_files(exp: "Experiment", source: str) -> list[str]:

@@ -29,4 +29,9 @@ def load_experiment(spec: str | Path, overrides: list[str] | list[Override] | No
 
     raw, source, base_dir = load_raw(spec)
     raw.setdefault("name", default_name(spec))
+    output = raw.get("output_dir")
+    if isinstance(output, str) and not Path(output).is_absolute():
+        # written in the file: relative to the file, as every path there; a --set value has no file and stays
+        # relative to the working directory
+        raw["output_dir"] = str(base_dir / output)
     return validate(Experiment, raw, source, as_overrides(overrides), base_dir)

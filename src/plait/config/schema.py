@@ -46,7 +46,8 @@ class Experiment(Strict):
     deterministic: bool = False
     """Use PyTorch's deterministic algorithms (slower on GPU)."""
     output_dir: str = "runs"
-    """Folder that holds `<name>/<run-id>` run directories (relative to the working directory)."""
+    """Folder that holds `<name>/<run-id>` run directories. Written in the experiment file: relative to that
+    file, as every path there; the default and a `--set output_dir=...` value: relative to the working directory."""
     tags: dict[str, str] = {}
     """Free-form labels recorded with each run (sweep and trial are set by plait sweep)."""
     model: FamilyConfig
@@ -86,6 +87,19 @@ class Experiment(Strict):
         return self
 
     @model_validator(mode="after")
+    def _warmup_fits(self) -> "Experiment":
+        """A warm-up as long as a step-bounded run would leave its schedule squeezed or never started."""
+        sections = [(f"stages[{i}].train", s.train) for i, s in enumerate(self.stages)] or [("train", self.train)]
+        for key, train in sections:
+            warmup = getattr(train.schedule, "warmup_steps", 0)  # one_cycle has no warm-up of its own
+            if train.max_steps > 0 and warmup >= train.max_steps:
+                raise ValueError(
+                    f"{key}.schedule.warmup_steps: {warmup} warm-up steps do not fit in {key}.max_steps="
+                    f"{train.max_steps}: the learning rate would still be rising when the run ends (the "
+                    f"{train.schedule.kind} part never starts); make it smaller than {train.max_steps}")
+        return self
+
+    @model_validator(mode="after")
     def _padding_free(self) -> "Experiment":
         where = ["train"] * self.train.padding_free + [f"stages[{i}].train" for i, s in enumerate(self.stages)
                                                        if s.train.padding_free]
@@ -112,10 +126,13 @@ class Experiment(Strict):
         """eval.task, eval.metrics, eval.headline and every train.metric name what the evaluation produces."""
         supported = registry.capabilities(self.model.family).eval_tasks
         ev = self.eval
-        task_name = ev.task or supported[0]
+        task_name = ev.task or self.model.default_eval_task(supported)
         if task_name not in supported or task_name not in TASKS:
             raise ValueError(f"eval.task: the {self.model.family} family is evaluated by "
                              f"{', '.join(t for t in supported if t in TASKS)}, not {task_name!r}")
+        problem = self.model.eval_task_problem(task_name)
+        if problem:
+            raise ValueError(f"eval.task: {problem}")
         task = TASKS[task_name]
         metrics = list(task.defaults) if ev.metrics is None else ev.metrics
         unknown = [m for m in metrics if m not in task.metrics]

@@ -187,15 +187,24 @@ def _raised(err: BaseException, file: Path) -> str:
     return f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}{where}"
 
 
+DISCRIMINATORS = ("kind", "family")
+"""Keys that choose a variant: a mapping that changes one is a different variant, so it is not merged."""
+
+
 def deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
-    """Mappings merge key by key; any other value in `update` replaces the one in `base`."""
+    """Mappings merge key by key, unless `update`'s mapping changes a discriminator (`kind`, `family`): then it
+    replaces the parent's whole (the other variant's keys would be unknown); any other value replaces too."""
     out = copy.deepcopy(base)
     for key, value in update.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
+        if isinstance(value, dict) and isinstance(out.get(key), dict) and not _switches_variant(out[key], value):
             out[key] = deep_merge(out[key], value)
         else:
             out[key] = copy.deepcopy(value)
     return out
+
+
+def _switches_variant(base: dict[str, Any], update: dict[str, Any]) -> bool:
+    return any(k in update and k in base and update[k] != base[k] for k in DISCRIMINATORS)
 
 
 def apply_overrides(raw: dict[str, Any], overrides: list[Override] | list[str], source: str) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Literal, Union
 
 from pydantic import Field, model_validator
@@ -11,6 +12,8 @@ from plait.core.fields import FilePath, FolderName
 from plait.data.builtin.captions import BuiltinCaptionsSource
 from plait.data.sources.cc3m import Cc3mSource
 from plait.data.sources.localized_narratives import LocalizedNarrativesSource
+from plait.data.sources.scienceqa import ScienceQASource
+from plait.data.text_config import BuiltinGlueSource, BuiltinTextSource, HfSource, TextSource
 
 
 class BuiltinSource(Strict):
@@ -54,6 +57,10 @@ class ManifestSource(Strict):
     target_field: str = "target"
     """Column with the target text."""
 
+    def media_hint(self) -> str:
+        """Where a missing file's path is read from (shown when files are missing)."""
+        return "image paths in data.source.image_field are read relative to the manifest's folder"
+
 
 class LlavaJsonSource(Strict):
     """LLaVA conversation JSON: [{"image": ..., "conversations": [{"from": "human", ...}, {"from": "gpt", ...}]}]."""
@@ -69,6 +76,11 @@ class LlavaJsonSource(Strict):
     image_root: FilePath | None = None
     """Folder image paths are relative to (default: the JSON file's folder)."""
 
+    def media_hint(self) -> str:
+        """Where a missing file's path is read from (shown when files are missing)."""
+        root = self.image_root or "the JSON file's folder"
+        return f"image paths are read relative to data.source.image_root ({root}); set it to the images' folder"
+
 
 class TsvSource(Strict):
     """MultimodalHugs metadata TSVs as they are: signal, signal_start, signal_end, encoder_prompt, decoder_prompt, output."""
@@ -81,6 +93,10 @@ class TsvSource(Strict):
     """Validation TSV."""
     test: FilePath | None = None
     """Test TSV."""
+
+    def media_hint(self) -> str:
+        """Where a missing file's path is read from (shown when files are missing)."""
+        return "signal paths are absolute or relative to the TSV's folder"
 
 
 class SignsSource(Strict):
@@ -112,8 +128,10 @@ class SignsSource(Strict):
         return self
 
 
-Source = Annotated[Union[BuiltinSource, ManifestSource, LlavaJsonSource, TsvSource, SignsSource, Cc3mSource,
-                        LocalizedNarrativesSource, BuiltinCaptionsSource], Field(discriminator="kind")]
+Source = Annotated[Union[BuiltinSource, ManifestSource, LlavaJsonSource, TsvSource, SignsSource,
+                         ScienceQASource, TextSource, HfSource, BuiltinTextSource, BuiltinGlueSource, Cc3mSource,
+                         LocalizedNarrativesSource, BuiltinCaptionsSource],
+                   Field(discriminator="kind")]
 
 
 class NormalizeTargets(Strict):
@@ -196,3 +214,8 @@ class DataConfig(Strict):
         if self.mix is not None and self.source != BuiltinSource():
             raise ValueError("source: give the sources under data.mix.sources, not both data.source and data.mix")
         return self
+
+    def missing_files(self) -> list[str]:
+        """One line per file or folder the source names that does not exist: its full dotted key and path."""
+        return [f"data.source.{name}: {value} does not exist"
+                for name, value in self.source if isinstance(value, Path) and not value.exists()]

@@ -15,6 +15,8 @@ from plait.data.sample import Sample
 from plait.data.sources.cc3m import Cc3mSource
 from plait.data.sources.localized_narratives import LocalizedNarrativesSource
 from plait.data.sources.manifest import MISSING as UNUSABLE
+from plait.data.sources.scienceqa import ScienceQASource, read_scienceqa
+from plait.data.text_config import BuiltinGlueSource, BuiltinTextSource, HfSource, TextSource
 from plait.errors import UserError
 
 SPLITS = ("train", "validation", "test")
@@ -71,6 +73,33 @@ def _signs(source: SignsSource, image_token: str) -> dict[str, list[Sample]]:
     return {split: read_tsv(folder / f"{split}.tsv") for split in SPLITS}
 
 
+def _text(source: TextSource, image_token: str) -> dict[str, list[Sample]]:
+    from plait.data.sources.text import read_text_split
+
+    return {split: read_text_split(patterns, source.mode, source.block_size, source.encoding, f"data.source.{split}")
+            for split in SPLITS if (patterns := getattr(source, split))}
+
+
+def _hf(source: HfSource, image_token: str) -> dict[str, list[Sample]]:
+    from plait.data.sources.hf import read_hf
+
+    return read_hf(source)
+
+
+def _builtin_text(source: BuiltinTextSource, image_token: str) -> dict[str, list[Sample]]:
+    from plait.data.builtin.text_corpus import generate_corpus
+
+    folder = generate_corpus(source.sentences, source.seed)
+    return _text(TextSource(train=[str(folder / "*.train")], validation=[str(folder / "*.dev")], mode=source.mode,
+                            block_size=source.block_size), image_token)
+
+
+def _builtin_glue(source: BuiltinGlueSource, image_token: str) -> dict[str, list[Sample]]:
+    from plait.glue.tasks import builtin_source
+
+    return _hf(builtin_source(source), image_token)
+
+
 def _cc3m(source: Cc3mSource, image_token: str) -> dict[str, list[Sample]]:
     from plait.data.sources.cc3m import read_cc3m_split
 
@@ -97,6 +126,11 @@ LOADERS: dict[type, Callable[[Any, str], dict[str, list[Sample]]]] = {
     LlavaJsonSource: _llava,
     TsvSource: _tsv,
     SignsSource: _signs,
+    TextSource: _text,
+    HfSource: _hf,
+    BuiltinTextSource: _builtin_text,
+    BuiltinGlueSource: _builtin_glue,
+    ScienceQASource: lambda source, image_token: read_scienceqa(source),
     Cc3mSource: _cc3m,
     LocalizedNarrativesSource: _narratives,
     BuiltinCaptionsSource: _builtin_captions,
@@ -142,10 +176,11 @@ class SplitReport:
 
 
 def screen(
-    splits: dict[str, list[Sample]], check: Callable[[Sample], str | None], max_bad_fraction: float
+    splits: dict[str, list[Sample]], check: Callable[[Sample], str | None], max_bad_fraction: float,
+    missing_hint: str = "",
 ) -> tuple[dict[str, list[Sample]], dict[str, SplitReport]]:
     """Drop samples `check` rejects (or their source marked unusable), counting reasons; refuse a split whose bad
-    share passes the threshold."""
+    share passes the threshold (`missing_hint` says where paths are read from, when files are missing)."""
     kept_splits, reports = {}, {}
     for name, samples in splits.items():
         reasons: Counter[str] = Counter()
@@ -164,10 +199,11 @@ def screen(
         bad = report.total - report.kept
         if report.total and bad / report.total > max_bad_fraction:
             first = report.examples[0] if report.examples else {}
+            hint = f"; {missing_hint}" if missing_hint and "missing file" in report.skipped else ""
             raise UserError(
                 f"data ({name} split): {bad} of {report.total} samples unusable "
                 f"({', '.join(f'{r}: {n}' for r, n in report.skipped.items())}; first: {first.get('media')}), "
-                f"more than data.max_bad_fraction={max_bad_fraction}"
+                f"more than data.max_bad_fraction={max_bad_fraction}{hint}"
             )
         kept_splits[name], reports[name] = kept, report
     return kept_splits, reports

@@ -36,4 +36,4 @@ def check_padding_free(model: torch.nn.Module) -> None:
     """Refuse models whose forward takes no position ids (they cannot keep packed sequences apart)."""
     if "position_ids" not in inspect.signature(model.forward).parameters:
         raise UserError(f"train.padding_free: {type(model).__name__} takes no position_ids, so packed sequences "
-                        "would attend to each other; use it with decoder-only families (projector), or set it false")
+                        "would attend to each other; use it with decoder-only families (projector), or set train.padding_free false")

@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from plait.core.strict import Strict
+from plait.evaluate.choice_config import MultipleChoiceConfig
 
 
 class EvalConfig(Strict):
@@ -33,6 +34,8 @@ class EvalConfig(Strict):
     """Compare lowercased texts for exact match."""
     validation_samples: int | None = Field(200, ge=1)
     """Validation samples scored at each in-training evaluation (None = all)."""
+    multiple_choice: MultipleChoiceConfig = MultipleChoiceConfig()
+    """How task multiple_choice chooses each answer (parsed or likeliest) and the categories it reports."""
 
     @field_validator("metrics")
     @classmethod

@@ -31,11 +31,17 @@ def write_eval(
     coverage: dict[str, Any],
 ) -> dict[str, Any]:
     """Write the split's metrics (with coverage) and its predictions atomically; return the record."""
-    extra = {k: v for k, v in result.items() if k != "values"}
+    scored = result.get("coverage")
+    if scored:  # the runner left some samples out too (e.g. unlabelled ones)
+        coverage = {**coverage, **scored, "left_out": {**coverage.get("left_out", {}), **scored["left_out"]}}
+    if coverage.get("total"):
+        coverage = {**coverage, "fraction": round(coverage["evaluated"] / coverage["total"], 4)}
+    extra = {k: v for k, v in result.items() if k not in ("values", "per_sample", "coverage")}
     record = {"split": split, "metrics": result["values"], **extra, "coverage": coverage, "written": now()}
+    per_sample = result.get("per_sample") or [{}] * len(samples)  # e.g. the option each answer chose
     lines = [
-        {"id": s.id, "prompt": s.prompt, "prediction": p, "reference": s.target}
-        for s, p in zip(samples, predictions, strict=True)
+        {"id": s.id, "prompt": s.prompt, "prediction": p, "reference": s.target, **x}
+        for s, p, x in zip(samples, predictions, per_sample, strict=True)
     ]
     import json
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import sacrebleu
 
-LOWER_IS_BETTER = frozenset({"loss", "ter"})
+LOWER_IS_BETTER = frozenset({"loss", "ter", "unparsable"})
 """Metrics where a smaller value is better (every other metric: larger is better)."""
 
 

@@ -54,3 +54,16 @@ register_task(EvalTask(
     "generate", ("exact_match", "bleu", "chrf", "ter", "cider"), ("exact_match", "bleu", "chrf"),
     "plait.evaluate.evaluate:evaluate_samples",
     "generate from each prompt and compare with the target: exact match; BLEU, chrF, TER (sacrebleu); CIDEr-D (pycocoevalcap)"))
+register_task(EvalTask(
+    "multiple_choice", ("accuracy", "unparsable"), ("accuracy",),
+    "plait.evaluate.multiple_choice:evaluate_multiple_choice",
+    "the option a generation names (pattern, LaVIN's by default) or the likeliest one: accuracy overall and per "
+    "category (ScienceQA's NAT ... Average by default), unparsable answers counted wrong"))
+register_task(EvalTask(
+    "classify", ("accuracy", "f1", "matthews_correlation", "pearson", "spearmanr"),
+    ("accuracy", "f1", "matthews_correlation"), "plait.evaluate.classify:classify",
+    "a classifier's label (or score) against the target: accuracy, F1, Matthews corr. (scikit-learn); "
+    "Pearson, Spearman (scipy)"))
+register_task(EvalTask(
+    "perplexity", ("perplexity", "loss"), ("perplexity", "loss"), "plait.evaluate.perplexity:perplexity",
+    "exp of the mean token loss over the split (causal: next tokens; masked: seeded masks), beside that loss"))

@@ -85,7 +85,7 @@ def run_on_ray(exp: Experiment, plan: LaunchConfig, child: list[str], run: RunDi
     joined = not ray.is_initialized()  # a caller that already runs Ray (a notebook, a test) keeps its session
     address = connect(plan.ray.address, log_to_driver=True)  # before the run directory: a bad address leaves nothing
     workers = plan.nproc * plan.nnodes
-    run = run or create_run_dir(exp.output_dir, exp.name, dry_run)
+    run = run or create_run_dir(exp.output_dir, exp.name, dry_run, hold=False)  # rank 0 takes the lock
     run.update_status(launcher={"kind": "ray", "address": address, "num_workers": workers, "world_size": workers},
                       pid=os.getpid())
     console.print(f"[bold]plait[/] {exp.name}: {workers} Ray Train workers on {address} into [cyan]{run.path}[/]")

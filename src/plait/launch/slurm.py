@@ -111,7 +111,7 @@ class RunJob:
 def submit(exp: Experiment, slurm: SlurmConfig, spec: str, overrides: list[str],
            run: RunDir | None = None) -> tuple[RunDir, Any]:
     """Submit `exp` as a job into `run` (default: a new run directory); return it and the submitit job."""
-    run = run or create_run_dir(exp.output_dir, exp.name)
+    run = run or create_run_dir(exp.output_dir, exp.name, hold=False)  # the job takes the lock
     run.update_status(pid=None)  # no process owns the run until the job starts
     executor = make_executor(run.path / "slurm", exp.name, slurm)
     job = executor.submit(RunJob(spec, list(overrides), str(run.path.resolve())))

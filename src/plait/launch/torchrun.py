@@ -49,7 +49,7 @@ def torchrun_command(topology: Topology, log_dir: Path, plait_args: list[str]) -
 def shared_run_dir(output_dir: str, experiment: str, topology: Topology, dry_run: bool) -> RunDir:
     """The run directory for all ranks: a fresh one on one node; `<rdzv_id>` on a shared disk across nodes."""
     if topology.nnodes == 1:
-        return create_run_dir(output_dir, experiment, dry_run)
+        return create_run_dir(output_dir, experiment, dry_run, hold=False)  # rank 0 takes the lock
     run = RunDir(Path(output_dir) / experiment / str(topology.rdzv_id))
     run.path.mkdir(parents=True, exist_ok=True)
     if topology.node_rank == 0:

@@ -17,9 +17,22 @@ class FamilyConfig(Strict):
         """The placeholder that marks where media goes in a prompt (sources that write prompts use it)."""
         return "<image>"
 
+    def text_model(self) -> tuple[str, Any, Any] | None:
+        """The text side: (dotted key, Component, TokenizerConfig) of the model that reads and writes text, for
+        tools that count tokens without building the model (`plait data check`); None: the family has none."""
+        return None
+
     def trainable_problems(self, parts: list[str], groups: tuple[str, ...]) -> list[str]:
         """Why a stage cannot train `parts`, given the family's declared groups; nothing when it can."""
         return [f"unknown part {p!r}; parts: {', '.join(groups)}" for p in parts if p not in groups]
+
+    def default_eval_task(self, supported: tuple[str, ...]) -> str:
+        """`eval.task` when the experiment names none: by default the family's first."""
+        return supported[0]
+
+    def eval_task_problem(self, task: str) -> str | None:
+        """Why this model (not just its family) cannot be scored by `task`, or None."""
+        return None
 
     def differences_from(self, saved: "FamilyConfig") -> list[str]:
         """Fields (model.x.y) where this model is not `saved`'s; `init_from` refuses a run when any differ.

@@ -140,20 +140,31 @@ def _read_entry_points() -> None:
 
 
 def _builtin() -> None:
+    from plait.models.adapter.config import AdapterModelConfig
     from plait.models.flamingo.config import FlamingoModelConfig
     from plait.models.git.config import GitModelConfig
     from plait.models.mapper.config import MapperModelConfig
     from plait.models.projector.config import ProjectorModelConfig
+    from plait.models.text.config import TextModelConfig
 
     register(FamilySpec(
         "projector", ProjectorModelConfig, "plait.models.projector.build:PROJECTOR",
         Capabilities(stage_groups=("vision", "projector", "language", "lora"), packing=True,
-                     export=("llava", "transformers"), chat_media=("image",), bench=True),
+                     eval_tasks=("generate", "multiple_choice"), export=("llava", "transformers"),
+                     chat_media=("image",), bench=True),
         "LLaVA-style: vision encoder -> projector -> causal LM, (Q)LoRA, stages"))
     register(FamilySpec(
         "mapper", MapperModelConfig, "plait.models.mapper.build:MAPPER",
-        Capabilities(chat_media=("pose", "features")),
+        Capabilities(eval_tasks=("generate", "multiple_choice"), chat_media=("pose", "features")),
         "pose or feature sequences -> mapper -> encoder-decoder (sign-language translation)"))
+    register(FamilySpec(
+        "adapter", AdapterModelConfig, "plait.models.adapter.build:ADAPTER",
+        Capabilities(eval_tasks=("generate", "multiple_choice"), chat_media=("image",)),
+        "LaVIN's Mixture-of-Modality Adaptation: routed adapters in a frozen LM and vision encoder"))
+    register(FamilySpec(
+        "text", TextModelConfig, "plait.models.text.build:TEXT",
+        Capabilities(eval_tasks=("perplexity", "classify", "generate"), export=("transformers",), chat_media=None),
+        "text-only transformers LM: causal LM, masked LM (BERT-style) or sequence classification"))
     register(FamilySpec(
         "flamingo", FlamingoModelConfig, "plait.models.flamingo.build:FLAMINGO",
         Capabilities(stage_groups=("vision", "resampler", "cross_attention", "language"), chat_media=("image",)),

@@ -33,6 +33,8 @@ class RunRecord:
     """eval/<split>.json: split -> metric -> value."""
     events: list[dict[str, Any]]
     """metrics.jsonl."""
+    sparsity: float | None = None
+    """Measured share of zero weights over the whole model (status.json, runs with train.sparsity)."""
 
     @property
     def seed(self) -> Any:
@@ -70,6 +72,7 @@ def read_run(run: RunDir) -> RunRecord:
         path=run.path, config=flatten(yaml.safe_load(run.config.read_text()) or {}),
         state=str(status.state or "unknown"), step=status.step, epoch=status.epoch, tags=dict(status.tags),
         metrics=metrics, events=atomic.read_jsonl(run.metrics),
+        sparsity=(status.sparsity or {}).get("overall"),
     )
 
 

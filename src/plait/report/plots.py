@@ -31,7 +31,8 @@ def png(fig: Any) -> bytes:
 
 
 def _series(run: RunRecord, split: str, key: str) -> tuple[list[int], list[float]]:
-    points = sorted({e["step"]: e[key] for e in run.events
+    # a staged run's stages each count from 1; global_step runs on across them, so curves follow one another
+    points = sorted({e.get("global_step", e["step"]): e[key] for e in run.events
                      if e.get("split") == split and isinstance(e.get(key), (int, float))}.items())
     return [p[0] for p in points], [p[1] for p in points]
 

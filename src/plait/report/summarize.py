@@ -10,6 +10,7 @@ import pandas as pd
 
 from plait.errors import UserError
 from plait.report import plots
+from plait.report.categories import category_outputs
 from plait.report.collect import RunRecord, collect, varying_keys
 from plait.report.importance import importances, log_scaled
 from plait.report.table import Column, Group, display_frame, group_runs, runs_frame, summary_frame
@@ -76,6 +77,8 @@ def summarize(roots: list[str | Path], out: Path, metrics: list[str] | None = No
     outputs["loss_curves.png"] = plots.loss_curves(groups)
     outputs["lr_schedule.png"] = plots.lr_schedules(groups)
     outputs["metric_bars.png"] = plots.metric_bars(groups, rank)
+    splits = sorted({s for r in records for s in r.metrics}, key=lambda s: (s != "test", s))
+    outputs |= category_outputs(groups, splits)  # multiple-choice runs: accuracy by category
     if is_sweep(records) and keys:
         outputs["metric_vs_params.png"] = plots.metric_vs_params(groups, rank, log_scaled(groups))
         found = importances(groups, rank)

@@ -117,6 +117,8 @@ def runs_frame(groups: list[Group], keys: list[str], columns: list[Column], rank
         row = {"best": "*" if index == best else "", "run": run.label}
         row |= {k: _cell(run.config.get(k)) for k in keys}
         row |= {"seed": run.seed, "state": run.state, "step": run.step, "epoch": run.epoch}
+        if any(r.sparsity is not None for r in runs):
+            row["sparsity"] = run.sparsity
         row |= {c.label: c.value(run) for c in columns}
         row["flag"] = "" if run.state == "finished" else f"{run.state}: left out of the statistics"
         rows.append(row)
@@ -132,6 +134,8 @@ def summary_frame(groups: list[Group], keys: list[str], columns: list[Column], r
         row = {"best": "*" if index == best else ""} | {k: _cell(group.values[k]) for k in keys}
         row |= {"runs": len(group.runs), "finished": sum(r.state == "finished" for r in group.runs),
                 "step min": min(steps), "step max": max(steps), "epoch max": max(r.epoch for r in group.runs)}
+        if any(r.sparsity is not None for g in groups for r in g.runs):
+            row["sparsity"] = _sparsity(group)
         for column in columns:
             stats = group.stats(column)
             row |= {f"{column.label} n": stats.n, f"{column.label} mean": stats.mean,
@@ -149,6 +153,8 @@ def display_frame(groups: list[Group], keys: list[str], columns: list[Column], r
         steps = f"{row['step min']}" if row["step min"] == row["step max"] else f"{row['step min']}-{row['step max']}"
         out = {"best": row["best"]} | {k: row[k] for k in keys}
         out |= {"runs": f"{row['finished']}/{row['runs']}", "stopped at step": steps}
+        if "sparsity" in row:
+            out["sparsity"] = "" if _num(row["sparsity"]) is None else f"{100 * row['sparsity']:.2f}%"
         for column in columns:
             mean, std = _num(row[f"{column.label} mean"]), _num(row[f"{column.label} std"])
             text = column.fmt(mean)
@@ -159,6 +165,12 @@ def display_frame(groups: list[Group], keys: list[str], columns: list[Column], r
         out["flag"] = row["flag"]
         rows.append(out)
     return pd.DataFrame(rows)
+
+
+def _sparsity(group: Group) -> float | None:
+    """The measured sparsity of a configuration's finished runs (their mean; equal unless RigL moved the masks)."""
+    values = [r.sparsity for r in group.runs if r.state == "finished" and r.sparsity is not None]
+    return statistics.fmean(values) if values else None
 
 
 def _num(value: Any) -> float | None:

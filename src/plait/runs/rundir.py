@@ -146,7 +146,7 @@ class RunDir:
         return self.path / lock.LOCK_FILE
 
 
-def create_run_dir(output_dir: str | Path, experiment: str, dry_run: bool = False, hold: bool = True) -> RunDir:
+def create_run_dir(output_dir: str | Path, experiment: str, dry_run: bool = False, hold: bool = False) -> RunDir:
     """Make a new, empty run directory; never reuses an existing one. With `hold`, this process takes its lock
     before the status exists, so no `--resume` can pick it up meanwhile (a launcher whose ranks train passes
     False: rank 0 takes it)."""

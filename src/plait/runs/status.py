@@ -190,6 +190,8 @@ class RunStatus(_Record):
     """The stage training now (stages runs)."""
     stage_index: int | None = None
     """Its index in `stages`."""
+    global_step: int | None = None
+    """Steps done across every finished stage (stages runs; metrics.jsonl's global_step)."""
     stages: list[StageRecord] = []
     """Stages done so far."""
     launcher: Launcher | None = None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
@@ -18,8 +20,20 @@ class ChoiceParam(Strict):
 
     kind: Literal["choice"] = "choice"
     """Parameter kind (the discriminator); a plain YAML list is read as a choice."""
-    values: list[Scalar] = Field(min_length=1)
-    """The values to choose from."""
+    values: list[Scalar | dict[str, Any]] = Field(min_length=1)
+    """The values to choose from: scalars, or mappings that replace a whole config section (e.g. a
+    `train.schedule` with its own settings per kind)."""
+
+    def encoded(self) -> list[Scalar]:
+        """The values as Optuna's categorical choices take them: a mapping as its canonical JSON text."""
+        return [json.dumps(v, sort_keys=True) if isinstance(v, dict) else v for v in self.values]
+
+    def decode(self, value: Scalar) -> Any:
+        """The value an encoded choice stands for."""
+        for original, code in zip(self.values, self.encoded()):
+            if isinstance(original, dict) and code == value:
+                return original
+        return value
 
 
 class IntParam(Strict):

@@ -18,7 +18,7 @@ def grid_values(space: Space, where: str) -> dict[str, list[Any]]:
     grid = {}
     for key, param in space.items():
         if isinstance(param, ChoiceParam):
-            grid[key] = list(param.values)
+            grid[key] = param.encoded()
         elif isinstance(param, IntParam) and not param.log:
             grid[key] = list(range(param.low, param.high + 1, param.step))
         elif isinstance(param, FloatParam) and param.step is not None:
@@ -40,7 +40,7 @@ def suggest(trial: Any, space: Space) -> dict[str, Any]:
     params = {}
     for key, param in sorted(space.items()):
         if isinstance(param, ChoiceParam):
-            params[key] = trial.suggest_categorical(key, param.values)
+            params[key] = param.decode(trial.suggest_categorical(key, param.encoded()))
         elif isinstance(param, IntParam):
             params[key] = trial.suggest_int(key, param.low, param.high, step=param.step, log=param.log)
         else:

@@ -16,6 +16,7 @@ from typing import Any, Callable, Iterator
 import optuna
 from optuna.trial import TrialState
 
+from plait.errors import Terminated
 from plait.sweep import duplicates, ledger
 from plait.sweep.space import Space, suggest
 from plait.sweep.trial import TrialPlan, run_trial
@@ -78,6 +79,10 @@ def work(study: optuna.Study, plan: TrialPlan, space: Space, n_trials: int, stal
         with heartbeat(trial, min(60.0, stale_after_s / 4)):
             outcome = run_trial(plan, trial.number, params, pruning_hook(trial, plan.metric) if prune else None)
         trial.set_user_attr(ledger.RUNS, outcome.runs)
+        if driver_gone():  # SIGTERM from the dying driver cut the trial short: a resumed sweep runs it again
+            trial.set_user_attr(ledger.OUTCOME, ledger.DIED)
+            study.tell(trial, state=TrialState.FAIL)
+            return done
         if outcome.state == "complete":
             trial.set_user_attr("values", outcome.values)
             study.tell(trial, outcome.value)
@@ -119,7 +124,10 @@ def worker_main(run_sweep: Any, args: tuple[Any, ...], threads: int) -> None:
 
     stop_with_driver()
     torch.set_num_threads(threads)  # N workers share the cores instead of each taking all of them
-    run_sweep(*args)
+    try:
+        run_sweep(*args)
+    except Terminated:  # the driver died during a trial's set-up; its run says so, and the trial is retried
+        sys.exit(Terminated.exit_code)
 
 
 def launch(count: int, target: Any, args: tuple[Any, ...], threads: int) -> list[int]:

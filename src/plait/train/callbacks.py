@@ -22,12 +22,19 @@ class Pruned(Exception):
         super().__init__(f"{reason} at step {step}")
 
 
+def global_step(step_offset: int | None, step: int) -> dict[str, int]:
+    """{"global_step": ...} for a record of a staged run (its step counted across stages), else nothing."""
+    return {} if step_offset is None else {"global_step": step_offset + step}
+
+
 class RunRecorder(TrainerCallback):
     """Writes training events to metrics.jsonl and progress to status.json (rank 0 only)."""
 
-    def __init__(self, run: RunDir, stage: str | None = None) -> None:
+    def __init__(self, run: RunDir, stage: str | None = None, step_offset: int | None = None) -> None:
         self.run = run
         self.stage = stage
+        self.step_offset = step_offset
+        """Steps of the stages before this one (None: not a staged run); records then carry global_step."""
 
     def on_log(self, args: TrainingArguments, state: TrainerState, control: TrainerControl,
                logs: dict[str, float] | None = None, **kwargs: Any) -> None:
@@ -40,7 +47,7 @@ class RunRecorder(TrainerCallback):
         record = {"step": state.global_step, "epoch": round(state.epoch or 0.0, 4), "split": split, **values}
         if self.stage:
             record["stage"] = self.stage
-        self.run.log(record)
+        self.run.log(record | global_step(self.step_offset, state.global_step))
         self.run.update_status(step=state.global_step, epoch=round(state.epoch or 0.0, 4), max_steps=state.max_steps)
 
 
@@ -50,9 +57,11 @@ class Evaluator(TrainerCallback):
     def __init__(
         self, run: RunDir, evaluate: Callable[[], dict[str, float]], eval_every: int, save_every: int,
         metric: str, patience: int | None, min_delta: float,
-        on_validation: Callable[[int, dict[str, float]], None] | None = None,
+        on_validation: Callable[[int, dict[str, float]], None] | None = None, step_offset: int | None = None,
     ) -> None:
         self.run = run
+        self.step_offset = step_offset
+        """Steps of the stages before this one (None: not a staged run); records then carry global_step."""
         self.evaluate = evaluate
         self.on_validation = on_validation
         self.eval_every = eval_every
@@ -64,6 +73,11 @@ class Evaluator(TrainerCallback):
         self.best: float | None = None
         self.best_step: int | None = None
         self.bad_evals = 0
+        self.last: tuple[int, dict[str, float]] | None = None
+
+    def latest(self) -> tuple[int, dict[str, float]] | None:
+        """The step and values of the last validation, or None."""
+        return self.last
 
     def _improved(self, value: float) -> bool:
         if self.best is None:
@@ -78,8 +92,10 @@ class Evaluator(TrainerCallback):
         if self.eval_every <= 0 or step % self.eval_every != 0:
             return
         values = self.evaluate()
+        self.last = (step, values)
         if state.is_world_process_zero:
-            self.run.log({"step": step, "epoch": round(state.epoch or 0.0, 4), "split": "validation", **values})
+            self.run.log({"step": step, "epoch": round(state.epoch or 0.0, 4), "split": "validation", **values,
+                          **global_step(self.step_offset, step)})
         if self.metric not in values:
             raise KeyError(f"train.metric {self.metric!r} is not among the validation metrics {sorted(values)}")
         if self.on_validation is not None and step < state.max_steps:  # pruning at the end would only waste the run
@@ -95,7 +111,7 @@ class Evaluator(TrainerCallback):
             control.should_training_stop = True
             if state.is_world_process_zero:
                 self.run.log({"step": step, "split": "event", "event": "early_stop",
-                              "best_step": self.best_step, "best": self.best})
+                              "best_step": self.best_step, "best": self.best, **global_step(self.step_offset, step)})
 
     def state(self) -> dict[str, Any]:
         return {"metric": self.metric, "best": self.best, "best_step": self.best_step}

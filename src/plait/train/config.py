@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import importlib.util
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from plait.core.strict import Strict
 from plait.core.fields import FolderName
+from plait.train.distill.config import DistillConfig
 from plait.train.distributed import DdpConfig, Distributed
+from plait.train.sparsity.config import SparsityConfig
+
+
+TRACKER_PACKAGES = {"tensorboard": "tensorboard", "wandb": "wandb", "mlflow": "mlflow"}
+"""The package each `train.report_to` tracker needs (all in the `track` extra)."""
 
 
 class _Warmup(Strict):
@@ -173,9 +180,37 @@ class TrainConfig(Strict):
     """Early stopping on `metric` (needs eval_every > 0)."""
     distributed: Distributed = DdpConfig()
     """How the ranks of a multi-process run (`plait run EXP --nproc N`) share the model: ddp or deepspeed."""
+    sparsity: SparsityConfig | None = None
+    """Hold a share of the weights at zero, fixed or moved by RigL (None = dense)."""
+    distill: DistillConfig | None = None
+    """Distil a frozen teacher into the model (None = train on the labels alone)."""
+    report_to: list[Literal["tensorboard", "wandb", "mlflow"]] = []
+    """Experiment trackers that get the run's metrics (training, validation, test), resolved config and run
+    directory: tensorboard (event files in <run>/tensorboard), wandb, mlflow; a name or a list; none = [] (off).
+    W&B and MLflow read their usual environment (WANDB_MODE=offline, WANDB_PROJECT, MLFLOW_TRACKING_URI)."""
+
+    @field_validator("report_to", mode="before")
+    @classmethod
+    def _report_to_list(cls, value: Any) -> Any:
+        if value is None or value == "none" or value == ["none"]:
+            return []
+        return [value] if isinstance(value, str) else value
+
+    @field_validator("report_to")
+    @classmethod
+    def _trackers_installed(cls, value: list[str]) -> list[str]:
+        missing = [name for name in value if importlib.util.find_spec(TRACKER_PACKAGES[name]) is None]
+        if missing:
+            raise ValueError(f"{', '.join(missing)} not installed; pip install 'plait[track]' "
+                             f"(or {' '.join(TRACKER_PACKAGES[m] for m in missing)})")
+        return list(dict.fromkeys(value))
 
     @model_validator(mode="after")
     def _checks(self) -> "TrainConfig":
+        if self.sparsity is not None and self.distributed.kind == "deepspeed":
+            raise ValueError("sparsity: needs distributed.kind ddp (DeepSpeed partitions the gradients it masks)")
+        if self.sparsity is not None and self.sparsity.method == "rigl" and self.average_checkpoints is not None:
+            raise ValueError("average_checkpoints: the mean of checkpoints with different RigL masks is not sparse")
         if self.early_stopping is not None and self.eval_every <= 0:
             raise ValueError("early_stopping needs eval_every > 0 (evaluations to compare)")
         if self.average_checkpoints is not None:

@@ -12,6 +12,7 @@ from typing import Any, Callable
 import torch
 from safetensors.torch import load_model, save_model
 from transformers import TrainingArguments
+from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
 from plait.data.config import MixConfig
 from plait.data.dataset import EncodedDataset
@@ -23,12 +24,15 @@ from plait.runs.ranks import world_size
 from plait.runs.rundir import RunDir
 from plait.train.callbacks import CheckpointFinisher, Evaluator, RunRecorder
 from plait.train.config import TrainConfig
+from plait.train.distill.hook import Distiller
 from plait.train.distributed import distributed_arguments
 from plait.train.nonfinite import IndexedCollator, IndexedDataset, NonFiniteGuard, record_skip
 from plait.train.preempt import Preemption
+from plait.train.progress import TrainingProgress, console, warmup_note
 from plait.train.resume import ResumeState
 from plait.train.trainer import PlaitTrainer
 from plait.train.schedules import build_scheduler
+from plait.train.sparsity.callback import Sparsifier
 
 
 @dataclass
@@ -110,7 +114,7 @@ def train(
     cfg: TrainConfig, run: RunDir, built: Built, train_samples: list[Sample], seed: int,
     evaluate: Callable[[], dict[str, float]], resume_from: Path | None = None, progress: bool = True,
     stage: str | None = None, on_validation: Callable[[int, dict[str, float]], None] | None = None,
-    mix: MixConfig | None = None,
+    step_offset: int | None = None, mix: MixConfig | None = None,
 ) -> TrainResult:
     """Train `built.model` in place; checkpoints go to run/checkpoints/step-N.
 
@@ -122,22 +126,29 @@ def train(
         model.gradient_checkpointing_enable()
     mixing = mix_training(mix, train_samples, built.processor, seed, resume_from) if mix is not None else None
     steps = total_steps(cfg, len(mixing.dataset) if mixing else len(train_samples))
+    note = warmup_note(getattr(cfg.schedule, "warmup_steps", 0), steps, f"stage {stage}: train" if stage else "train")
+    if note and cfg.max_steps <= 0 and resume_from is None:  # with max_steps set, validation refused it already
+        console.print(f"[yellow]{note}[/]", highlight=False, soft_wrap=True)
+        run.log({"step": 0, "split": "event", "event": "warning", "message": note})
     evaluator = Evaluator(
         run, evaluate, cfg.eval_every, cfg.save_every, cfg.metric,
         cfg.early_stopping.patience if cfg.early_stopping else None,
-        cfg.early_stopping.min_delta if cfg.early_stopping else 0.0, on_validation,
+        cfg.early_stopping.min_delta if cfg.early_stopping else 0.0, on_validation, step_offset,
     )
     finisher = CheckpointFinisher(run, cfg.keep_checkpoints, protect=lambda: evaluator.best_step)
     resume_state = ResumeState(run, evaluator, resume_from)
     preemption = Preemption()
     if cfg.save_init and resume_from is None:
         save_model(model, str(run.init_weights))
+    shown = TrainingProgress(progress, evaluator.latest, stage)
     collate = built.processor.collate
     if cfg.padding_free:
         check_padding_free(model)
         collate = FlatteningCollator(collate)
     guard = NonFiniteGuard([s.id for s in train_samples], cfg.skip_nonfinite, cfg.precision != "fp16",
                            on_skip=lambda step, reason, ids: record_skip(run, step, reason, ids))
+    sparsifier = Sparsifier.for_run(cfg.sparsity, model, steps, run, resume_from, stage) if cfg.sparsity else None
+    distiller = Distiller.build(cfg.distill, model, built.processor.tokenizer, steps) if cfg.distill else None
     trainer = PlaitTrainer(
         model=model,
         args=training_arguments(cfg, run.checkpoints, steps, seed, progress),
@@ -149,16 +160,19 @@ def train(
         make_optimizer=lambda wrapped: make_optimizer(wrapped, cfg),
         make_scheduler=lambda optimizer: build_scheduler(optimizer, cfg.schedule, steps, cfg.lr),
         lengths=[built.processor.length(s) for s in train_samples] if cfg.group_by_length else None,
+        distiller=distiller,
         sampler=mixing.sampler if mixing else None,
         batch_loss=mixing.loss if mixing else None,
-        # resume_state writes into checkpoint-N, so it runs before the finisher marks it complete; a paired
-        # mix's loss adds its per-source losses to the logs before RunRecorder writes them
-        callbacks=[*([mixing.loss] if mixing and mixing.loss else []), RunRecorder(run, stage), evaluator,
-                   preemption, resume_state, finisher],
+        # resume_state and the sparsifier write into checkpoint-N, so they run before the finisher marks it complete;
+        # a paired mix's loss adds its per-source losses to the logs before RunRecorder writes them
+        callbacks=[*([mixing.loss] if mixing and mixing.loss else []), RunRecorder(run, stage, step_offset), evaluator,
+                   shown, preemption, resume_state, *filter(None, [sparsifier]), finisher],
     )
+    for printer in (PrinterCallback, ProgressCallback):  # raw log dicts; TrainingProgress shows them instead
+        trainer.remove_callback(printer)
     resume_state.bind(trainer)
     fill_feature_cache(built, train_samples, run if trainer.is_world_process_zero() else None)
-    with preemption.installed():
+    with preemption.installed(), shown.closed():
         trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
     state = trainer.state
     if preemption.stopped_at is not None:

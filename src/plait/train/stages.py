@@ -45,15 +45,16 @@ def train_stages(
         if index > 0 and not resuming:
             archive_checkpoints(run, stages[index - 1].name)
         count = apply_trainable(built.model, groups(), stage.trainable)
+        offset = sum(done["steps"] for done in history)  # this stage's step 1 is global step offset + 1
         run.update_status(stage=stage.name, stage_index=index, step=0 if not resuming else run.status().step)
-        run.log({"step": 0, "split": "event", "event": "stage", "stage": stage.name, "index": index,
-                 "trainable": stage.trainable, "trainable_parameters": count})
+        run.log({"step": 0, "global_step": offset, "split": "event", "event": "stage", "stage": stage.name,
+                 "index": index, "trainable": stage.trainable, "trainable_parameters": count})
         result = train(stage.train, run, built, train_samples, seed, evaluate,
                        resume_from=resume_from if resuming else None, progress=progress, stage=stage.name,
-                       on_validation=on_validation, mix=mix)
+                       on_validation=on_validation, step_offset=offset, mix=mix)
         history.append({"name": stage.name, "trainable": stage.trainable, "trainable_parameters": count,
                         "steps": result.steps, "preempted": result.preempted})
-        run.update_status(stages=history)
+        run.update_status(stages=history, global_step=offset + result.steps)
         if result.preempted:
             break
     return result

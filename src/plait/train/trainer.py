@@ -10,6 +10,9 @@ it learns the lengths by encoding every sample (images included) before the firs
 processor can count tokens without loading any media, so this Trainer hands those counts over. That
 sampler also draws from the global RNG, whose state when an epoch starts differs after a resume; here
 each epoch's order comes from seed + epoch, as accelerate's seedable sampler does for random order.
+
+With a `distiller` (train.distill), the loss of each training micro-batch mixes in the teacher's soft loss,
+the teacher run on the same batch inside the loss computation (plait.train.distill).
 """
 
 from __future__ import annotations
@@ -29,23 +32,18 @@ class PlaitTrainer(Trainer):
 
     def __init__(self, *args: Any, make_optimizer: Callable[[torch.nn.Module], torch.optim.Optimizer],
                  make_scheduler: Callable[[torch.optim.Optimizer], Any], lengths: list[int] | None = None,
-                 guard: NonFiniteGuard | None = None, sampler: torch.utils.data.Sampler | None = None,
+                 guard: NonFiniteGuard | None = None, distiller: Any = None,
+                 sampler: torch.utils.data.Sampler | None = None,
                  batch_loss: Callable[[torch.nn.Module, dict[str, Any]], torch.Tensor] | None = None,
                  **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.distiller = distiller
         self.make_optimizer = make_optimizer
         self.make_scheduler = make_scheduler
         self.lengths = lengths
         self.guard = guard
         self.sampler = sampler  # a data mix's (see plait.data.mix): its order depends only on (seed, epoch)
         self.batch_loss = batch_loss  # a paired mix's loss over {source: batch} (see plait.data.mix.PairedLoss)
-
-    def compute_loss(self, model: torch.nn.Module, inputs: dict[str, Any], return_outputs: bool = False,
-                     num_items_in_batch: Any = None) -> Any:
-        if self.batch_loss is None or "input_ids" in inputs:
-            return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
-        loss = self.batch_loss(model, inputs)  # a mean per source batch: the Trainer divides it by grad_accum
-        return (loss, None) if return_outputs else loss
 
     def training_step(self, model: torch.nn.Module, inputs: dict[str, Any], num_items_in_batch: Any = None
                       ) -> torch.Tensor:
@@ -70,6 +68,22 @@ class PlaitTrainer(Trainer):
         if self.lr_scheduler is None:
             self.lr_scheduler = self.make_scheduler(self.optimizer if optimizer is None else optimizer)
         return self.lr_scheduler
+
+    def compute_loss(self, model: torch.nn.Module, inputs: dict[str, Any], return_outputs: bool = False,
+                     num_items_in_batch: torch.Tensor | int | None = None) -> Any:
+        if self.batch_loss is not None and "input_ids" not in inputs:  # a paired mix: {source: batch}
+            loss = self.batch_loss(model, inputs)  # a mean per source batch: the Trainer divides it by grad_accum
+            return (loss, None) if return_outputs else loss
+        if self.distiller is None or not model.training:
+            return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+        loss, outputs = super().compute_loss(model, inputs, True, num_items_in_batch)
+        # Trainer.compute_loss multiplies a loss normalised over the global batch by the ranks DDP averages over
+        scale = 1
+        if self.args.average_tokens_across_devices and self.model_accepts_loss_kwargs and num_items_in_batch is not None:
+            scale = self.accelerator.num_processes // self.get_tp_size() if self.args.n_gpu <= 1 else self.args.n_gpu
+        count = num_items_in_batch if self.model_accepts_loss_kwargs else None
+        loss = self.distiller.loss(loss / scale, outputs, inputs, count, self.state.global_step) * scale
+        return (loss, outputs) if return_outputs else loss
 
     def _get_train_sampler(self, train_dataset: Any = None) -> torch.utils.data.Sampler | None:
         if self.sampler is not None:

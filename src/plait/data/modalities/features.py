@@ -33,7 +33,7 @@ def load_features(path: Path, start_ms: float | None = None, end_ms: float | Non
         raise ValueError(f"a 1-D array of shape {array.shape} has no time axis")
     if start_ms is not None or end_ms is not None:
         if fps is None:
-            raise ValueError("cutting a clip by time needs the frame rate of .npy files")
+            raise ValueError("cutting a clip by time needs the frame rate of .npy files (model.signal.fps)")
         start, end = clip_frames(start_ms, end_ms, fps)
         array = array[start:end]
     frames = np.array(array, dtype=np.float32).reshape(len(array), -1)  # a copy: the memory map is read-only

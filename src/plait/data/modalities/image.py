@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from PIL import Image, UnidentifiedImageError
+
+if TYPE_CHECKING:
+    from plait.data.sample import Sample
 
 MAX_PIXELS = 64 * 1024 * 1024
 """Largest image plait decodes (width x height): 64 Mpx, 256 MiB as RGBA. A file that claims more is skipped as a
@@ -50,3 +54,15 @@ def load_image(path: Path) -> Image.Image:
     """The image as RGB (ImageTooLarge past MAX_PIXELS)."""
     with _open(path) as img:
         return img.convert("RGB")
+
+
+def check_optional_image(sample: "Sample") -> str | None:
+    """A sample's image must load when it has one; text-only samples are fine."""
+    return check_image(sample.media) if sample.media is not None else None
+
+
+def pixel_values(image_processor: Any, path: Path | None) -> Any:
+    """One image through a transformers image processor: its (C, H, W) pixel tensor, or None without an image."""
+    if path is None:
+        return None
+    return image_processor(images=load_image(path), return_tensors="pt")["pixel_values"][0]

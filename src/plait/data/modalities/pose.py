@@ -44,7 +44,7 @@ def preprocess(pose: Pose, hide_legs: bool = True, reduce: bool = True, normaliz
         known = None
     names = ", ".join(c.name for c in pose.header.components)
     unknown = PoseFormatError(
-        f"pose format with components {names} has no known legs/shoulders; set hide_legs and normalize to false"
+        f"pose format with components {names} has no known legs/shoulders; set model.signal.hide_legs and model.signal.normalize to false"
     )
     if known is None and (hide_legs or normalize):
         raise unknown

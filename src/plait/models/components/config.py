@@ -32,11 +32,12 @@ class TrainedTokenizer(Strict):
     """A tokenizer trained on the training texts with `tokenizers`, saved with the model."""
 
     kind: Literal["wordlevel", "bpe"] = "wordlevel"
-    """wordlevel: one token per whitespace-separated word; bpe: byte-level BPE."""
+    """wordlevel: one token per word (with its preceding space) and per punctuation mark; bpe: byte-level BPE.
+    Both give every text they have the words of back exactly: case, punctuation and spacing."""
     vocab_size: int = Field(1000, ge=16, le=1_000_000)
     """Upper bound on the vocabulary size, special tokens included."""
-    lowercase: bool = True
-    """Lowercase texts before tokenizing."""
+    lowercase: bool = False
+    """Lowercase texts before tokenizing (generated text then comes back lowercased)."""
 
 
 class TokenizerConfig(Strict):

@@ -112,6 +112,9 @@ class MapperModelConfig(FamilyConfig):
     token_init: Literal["mean", "normal"] = "mean"
     """New token rows: mean = mean of the existing ones + noise of 1% of their spread; normal = N(0, 0.02); seeded."""
 
+    def text_model(self) -> tuple[str, BackboneConfig, TokenizerConfig]:
+        return "model.backbone", self.backbone, self.tokenizer
+
     @model_validator(mode="after")
     def _tokenizer_source(self) -> MapperModelConfig:
         tok = self.tokenizer

@@ -20,7 +20,7 @@ from transformers import (
     SiglipVisionModel,
 )
 
-from plait.data.modalities.image import check_image
+from plait.data.modalities.image import check_optional_image
 from plait.data.sample import Sample
 from plait.errors import UserError
 from plait.models.components.freezing import apply_trainable, count_parameters
@@ -174,7 +174,9 @@ def count_image_tokens(model: ProjectorVLM, image_processor: Any) -> int:
 
 def build(cfg: ProjectorModelConfig, train_samples: list[Sample], label_smoothing: float = 0.0) -> Built:
     """Build from the config; call under the experiment's seed."""
-    texts = [t for s in train_samples for t in (s.prompt.replace(cfg.image_token, " "), s.target, cfg.prefix, cfg.suffix) if t]
+    # the prompt's pieces around the image token are what gets encoded (and must decode back)
+    texts = [t for s in train_samples for t in (*s.prompt.split(cfg.image_token), s.target, cfg.prefix, cfg.suffix)
+             if t]
     tokenizer = build_tokenizer(cfg, texts)
     vision = build_vision(cfg)
     language = build_language(cfg, tokenizer)
@@ -279,12 +281,8 @@ def check_same_model(saved: ProjectorModelConfig, cfg: ProjectorModelConfig, fol
     return cfg
 
 
-def check(sample: Sample) -> str | None:
-    """Images must load; text-only samples are fine."""
-    return check_image(sample.media) if sample.media is not None else None
-
-
-def _with_limit(built: Built) -> Built:
+def with_position_limit(built: Built) -> Built:
+    """`built` with its processor told how many positions the language model takes (chat warns beyond)."""
     built.processor.max_positions = getattr(built.model.language.config, "max_position_embeddings", None)
     return built
 
@@ -295,17 +293,17 @@ class ProjectorFamily(Family):
     name = "projector"
 
     def build(self, cfg: ProjectorModelConfig, train_samples: list[Sample], options: BuildOptions) -> Built:
-        return _with_limit(build(cfg, train_samples, options.label_smoothing))
+        return with_position_limit(build(cfg, train_samples, options.label_smoothing))
 
     def save(self, built: Built, cfg: ProjectorModelConfig, folder: Path) -> None:
         save(built, cfg, folder)
 
     def load(self, folder: Path, cfg: ProjectorModelConfig | None = None,
              options: BuildOptions = BuildOptions()) -> Built:
-        return _with_limit(load(folder, cfg, options.quantize, options.label_smoothing))
+        return with_position_limit(load(folder, cfg, options.quantize, options.label_smoothing))
 
     def check(self, sample: Sample) -> str | None:
-        return check(sample)
+        return check_optional_image(sample)
 
     def export(self, folder: Path, target: Path, merge: bool) -> dict[str, Any]:
         from plait.models.projector.export import export_model

@@ -137,6 +137,9 @@ class ProjectorModelConfig(FamilyConfig):
     def media_token(self) -> str:
         return self.image_token
 
+    def text_model(self) -> tuple[str, Any, Any]:
+        return "model.language", self.language, self.tokenizer
+
     def trainable_problems(self, parts: list[str], groups: tuple[str, ...]) -> list[str]:
         """Why a stage cannot train `parts` (vision, projector, language, lora), or nothing."""
         problems = super().trainable_problems(parts, groups)

@@ -23,7 +23,7 @@ def feature_cache(setting: bool | str, model: ProjectorVLM, image_processor: Any
         if setting == "auto":
             return None
         raise UserError(f"model.vision.cache_features: true, but {reason}; "
-                        "set it to auto (cache only when safe) or false")
+                        "set model.vision.cache_features to auto (cache only when safe) or false")
     settings = {
         "encoder": model.vision.config.to_dict(), "class": type(model.vision).__name__,
         "feature": model.feature, "layer": model.layer, "drop_cls": model.drop_cls,

@@ -8,7 +8,7 @@ from typing import Any
 import torch
 
 from plait.data.collate import mask, pad
-from plait.data.modalities.image import load_image
+from plait.data.modalities.image import pixel_values
 from plait.data.sample import Sample
 from plait.models.components.text import TextProcessor
 
@@ -44,9 +44,7 @@ class ProjectorProcessor(TextProcessor):
         return bos + self._ids(before) + image + self._ids(after)
 
     def pixels(self, sample: Sample) -> torch.Tensor | None:
-        if sample.media is None:
-            return None
-        return self.image_processor(images=load_image(sample.media), return_tensors="pt")["pixel_values"][0]
+        return pixel_values(self.image_processor, sample.media)
 
     def encode_train(self, sample: Sample) -> dict[str, Any]:
         prompt = self.prompt_ids(sample)
