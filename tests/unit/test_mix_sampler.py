@@ -74,4 +74,4 @@ def test_paired_loss_is_the_weighted_sum_of_the_losses_apart() -> None:
     loss.on_log(None, None, None, logs)
     with torch.no_grad():
         assert logs["loss_captions"] == pytest.approx(float(model(**captions).loss), abs=1e-6)
-    assert logs["loss_text"] == pytest.approx(float(model(**texts).loss), abs=1e-6)
+        assert logs["loss_text"] == pytest.approx(float(model(**texts).loss), abs=1e-6)

@@ -31,11 +31,12 @@ class FlamingoProcessor(TextProcessor):
         bos = [self.tokenizer.bos_token_id] if self.tokenizer.bos_token_id is not None else []
         prompt = sample.prompt
         if sample.media is None:
-            prompt = prompt.replace(self.image_token, " ")
+            prompt = " ".join(prompt.replace(self.image_token, " ").split())
         elif self.image_token not in prompt:
             prompt = self.image_token + prompt
         before, found, after = prompt.partition(self.image_token)
-        return bos + self._ids(before) + ([self.image_token_id] if found else []) + self._ids(after)
+        # a trained tokenizer keeps spaces (a space before the marker would be a token of its own)
+        return bos + self._ids(before.rstrip()) + ([self.image_token_id] if found else []) + self._ids(after)
 
     def sample_target_ids(self, sample: Sample) -> list[int]:
         end = [self.end_of_chunk_id] if sample.media is not None else []
