@@ -49,7 +49,11 @@ def timed_experiment(exp: Experiment, steps: int) -> Experiment:
     """`exp` trained for exactly `steps` optimizer steps, with no evaluation or checkpoints on the way."""
     quiet = {"max_steps": steps, "eval_every": -1, "save_every": -1, "early_stopping": None,
              "select_best": False, "average_checkpoints": None}
-    return with_overrides(exp, {f"train.{k}": v for k, v in quiet.items()}, "plait bench")
+    changes = {f"train.{k}": v for k, v in quiet.items()}
+    warmup = getattr(exp.train.schedule, "warmup_steps", 0)  # one-cycle has none
+    if warmup >= steps:  # a timed run is shorter than the experiment's warm-up: the timing does not depend on it
+        changes["train.schedule.warmup_steps"] = steps - 1
+    return with_overrides(exp, changes, "plait bench")
 
 
 def build(exp: Experiment, data: Prepared) -> Built:
