@@ -69,7 +69,7 @@ def test_signs_overfit_reaches_full_chrf(tmp_path: Path, monkeypatch: pytest.Mon
     monkeypatch.setenv("PLAIT_CACHE", str(tmp_path / "cache"))
     train = generate_signs(8, 0, 0, 6, 2, 3, 0.05, 5) / "train.tsv"
     exp = tsv_experiment(tmp_path, train, train,
-                         train={"max_steps": 120, "batch_size": 8, "schedule": {"kind": "cosine", "warmup_steps": 10}},
+                         train={"max_steps": 120, "batch_size": 8, "lr": 3e-3, "schedule": {"kind": "cosine", "warmup_steps": 10}},
                          eval={"metrics": ["chrf"], "headline": "chrf"})
     assert main(["run", str(exp), "--no-progress"]) == 0
     result = json.loads((only_run(tmp_path / "runs") / "eval" / "test.json").read_text())
