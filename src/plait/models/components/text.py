@@ -6,6 +6,8 @@ from typing import Any
 
 import torch
 
+from plait.data.collate import mask, pad
+
 
 class TextProcessor:
     """A tokenizer, and what each family does the same way with it (the text side of the Processor protocol)."""
@@ -41,3 +43,16 @@ class TextProcessor:
     def prepare_training(self, samples: list[Any]) -> int:
         """Work done once before training; nothing by default."""
         return 0
+
+    def text_batch(self, batch: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
+        """The text side of a training batch: right-padded ids, their mask, labels padded with -100."""
+        ids = [b["input_ids"] for b in batch]
+        out = {"input_ids": pad(ids, self.pad_id), "attention_mask": mask(ids)}
+        if "labels" in batch[0]:
+            out["labels"] = pad([b["labels"] for b in batch], -100)
+        return out
+
+    def prompt_batch(self, batch: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
+        """The text side of a generation batch: left-padded prompt ids and their mask."""
+        ids = [b["input_ids"] for b in batch]
+        return {"input_ids": pad(ids, self.pad_id, "left"), "attention_mask": mask(ids, "left")}

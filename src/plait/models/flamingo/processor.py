@@ -7,7 +7,6 @@ from typing import Any
 
 import torch
 
-from plait.data.collate import mask, pad
 from plait.data.modalities.image import load_image
 from plait.data.sample import Sample
 from plait.models.components.text import TextProcessor
@@ -72,16 +71,11 @@ class FlamingoProcessor(TextProcessor):
 
     def collate(self, batch: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
         """Right-padded training batch."""
-        ids = [b["input_ids"] for b in batch]
-        out = {"input_ids": pad(ids, self.pad_id), "attention_mask": mask(ids)}
-        if "labels" in batch[0]:
-            out["labels"] = pad([b["labels"] for b in batch], -100)
-        return out | self._images(batch)
+        return self.text_batch(batch) | self._images(batch)
 
     def collate_prompts(self, batch: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
         """Left-padded prompts for generation."""
-        ids = [b["input_ids"] for b in batch]
-        return {"input_ids": pad(ids, self.pad_id, "left"), "attention_mask": mask(ids, "left")} | self._images(batch)
+        return self.prompt_batch(batch) | self._images(batch)
 
     def save(self, folder: Path) -> None:
         self.tokenizer.save_pretrained(folder)
