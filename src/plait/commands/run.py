@@ -33,7 +33,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     from plait.pipeline import resume_experiment, run_experiment
     from plait.launch.dispatch import launch_elsewhere
-    from plait.runs.ranks import announce_rank, is_main_process, launched_run_dir, launched_rank
+    from plait.runs.ranks import (
+        announce_rank,
+        is_main_process,
+        launched_rank,
+        launched_run_dir,
+        end_launched_rank,
+        leave_process_group,
+    )
     from plait.train.preempt import PREEMPTED_EXIT
     from plait.train.resume import find_run, plan_resume
     from plait.train.seed import prepare_determinism
@@ -56,24 +63,27 @@ def main(args: argparse.Namespace) -> int:
         announce_rank()
     if any(exp.deterministic for exp in experiments):
         prepare_determinism()
-    for exp in experiments:
-        if args.resume is not None:
-            launched = launched_run_dir()
-            run = launched or find_run(exp.output_dir, exp.name, args.resume or None)
-            # a launcher already checked the run against the config (with the user's --force); each rank replans
-            plan = plan_resume(run, exp.model_dump(mode="json"), args.force or launched is not None)
-            run = resume_experiment(exp, plan, progress=not args.no_progress, argv=sys.argv)
-        else:
-            run = run_experiment(exp, dry_run=args.dry_run, progress=not args.no_progress, argv=sys.argv,
-                                 run=launched_run_dir())
-        if not is_main_process():  # rank 0 reports the run
-            continue
-        status = run.status()
-        if status.state == "preempted":
-            again = [*args.experiments, *(f"--set={o}" for o in args.overrides), "--resume", str(run.path)]
-            print(f"{exp.name}: preempted at step {status.step} | resume with: plait run {shlex.join(again)}")
-            return PREEMPTED_EXIT
-        headline = status.headline
-        shown = f"{headline.metric} {headline.value:.2f}" if headline and headline.value is not None else "no score"
-        print(f"{exp.name}: {status.state} | held-out {shown} | {run.path}")
-    return 0
+    try:
+        for exp in experiments:
+            if args.resume is not None:
+                launched = launched_run_dir()
+                run = launched or find_run(exp.output_dir, exp.name, args.resume or None)
+                # a launcher already checked the run against the config (with the user's --force); each rank replans
+                plan = plan_resume(run, exp.model_dump(mode="json"), args.force or launched is not None)
+                run = resume_experiment(exp, plan, progress=not args.no_progress, argv=sys.argv)
+            else:
+                run = run_experiment(exp, dry_run=args.dry_run, progress=not args.no_progress, argv=sys.argv,
+                                     run=launched_run_dir())
+            if not is_main_process():  # rank 0 reports the run
+                continue
+            status = run.status()
+            if status.state == "preempted":
+                again = [*args.experiments, *(f"--set={o}" for o in args.overrides), "--resume", str(run.path)]
+                print(f"{exp.name}: preempted at step {status.step} | resume with: plait run {shlex.join(again)}")
+                return end_launched_rank(PREEMPTED_EXIT)
+            headline = status.headline
+            shown = f"{headline.metric} {headline.value:.2f}" if headline and headline.value is not None else "no score"
+            print(f"{exp.name}: {status.state} | held-out {shown} | {run.path}")
+    finally:
+        leave_process_group()
+    return end_launched_rank(0)

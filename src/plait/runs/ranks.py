@@ -56,6 +56,26 @@ def launched_run_dir() -> RunDir | None:
     return RunDir(Path(path)) if is_main_process() else FollowerRunDir(Path(path))
 
 
+def leave_process_group() -> None:
+    """Under torchrun, destroy this rank's process group (Ray Train tears down its own)."""
+    dist = sys.modules.get("torch.distributed")
+    if "TORCHELASTIC_RUN_ID" in os.environ and dist is not None and dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def end_launched_rank(code: int) -> int:
+    """`code`, or, in a torchrun rank whose run is recorded, leave at once with it: a rank that goes through
+    interpreter shutdown can abort in the C++ threads of torch's libraries ("terminate called without an active
+    exception", exit -6) after its work is done, and torchrun then reports the whole run as failed. Everything
+    plait writes is written synchronously by now; streams are flushed before leaving."""
+    if "TORCHELASTIC_RUN_ID" not in os.environ:
+        return code
+    leave_process_group()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 def announce_rank() -> None:
     """One line per process, so that the log shows every rank of a distributed run."""
     local = os.environ.get("LOCAL_RANK", "0")
