@@ -6,6 +6,9 @@ rate, schedule and steps. Each side runs in a fresh process (so its imports and 
 sides alternate over several rounds, and the figures are medians with their spread:
 
     python -m benchmarks.peers --rounds 3 --steps 300 [--append]
+    python -m benchmarks.peers --family mapper --rounds 2 --steps 150 [--append]   # vs a plain Seq2SeqTrainer
+
+`--family mapper` trains the signs quickstart's mapper model (benchmarks/peers_mapper.py says how the peer is made).
 
 Steady steps are timed by plait's Probe (hooks on the model's forward and the optimizer step, which no side
 knows about), after `--warmup` steps. The peers get the data the way a `datasets.map` user has it: encoded once.
@@ -24,6 +27,8 @@ import time
 from pathlib import Path
 
 SIDES = ("plait", "trainer", "trl")
+PEERS = {"trainer": "Trainer", "trl": "TRL SFTTrainer"}
+TITLE = "plait beside a plain transformers Trainer and TRL's SFTTrainer (quickstart model)"
 ROOT = Path(__file__).resolve().parent.parent
 OVERRIDES = ["train.batch_size=16", "train.eval_every=-1", "train.save_every=-1", "train.log_every=50",
              "eval.splits=[]"]
@@ -35,7 +40,7 @@ def experiment(steps: int):
     return load("experiments/quickstart.yaml", *OVERRIDES, f"train.max_steps={steps}")
 
 
-def export(steps: int, folder: Path) -> Path:
+def prepare(steps: int, folder: Path) -> Path:
     """The quickstart model as built (untrained), saved by plait and exported to a Llava folder."""
     from plait.bench.harness import build
     from plait.models.projector.export import export_model
@@ -77,7 +82,8 @@ def side(name: str, steps: int, warmup: int, llava: Path) -> dict:
     cfg = exp.train
     common = dict(output_dir=tempfile.mkdtemp(), per_device_train_batch_size=cfg.batch_size, max_steps=steps,
                   learning_rate=cfg.lr, lr_scheduler_type="cosine", warmup_steps=cfg.schedule.warmup_steps,
-                  max_grad_norm=cfg.max_grad_norm, logging_steps=exp.train.log_every, save_strategy="no", report_to="none",
+                  max_grad_norm=cfg.max_grad_norm, logging_steps=exp.train.log_every, logging_first_step=True,
+                  save_strategy="no", report_to="none",
                   seed=exp.seed, use_cpu=not torch.cuda.is_available(), disable_tqdm=True,
                   remove_unused_columns=False, dataloader_num_workers=cfg.num_workers)
     text = DataCollatorForSeq2Seq(processor.tokenizer, label_pad_token_id=-100, return_tensors="pt")
@@ -108,54 +114,93 @@ def spread(values: list[float]) -> str:
     return f"{statistics.median(values):.3f} ({min(values):.3f}-{max(values):.3f})"
 
 
+def family(name: str):
+    """The module with a family's sides: SIDES (plait first), PEERS (their labels), TITLE, prepare, side."""
+    if name == "projector":
+        return sys.modules[__name__]
+    from benchmarks import peers_mapper
+
+    return peers_mapper
+
+
+def loss_gaps(runs: dict[str, list[dict]], peer: str) -> str:
+    """Largest difference between plait's logged losses and the peer's, over the rounds (they log the same steps)."""
+    from benchmarks.common import max_loss_gap
+
+    try:
+        gaps = [max_loss_gap(p["losses"], q["losses"]) for p, q in zip(runs["plait"], runs[peer])]
+    except ValueError as err:
+        return str(err)
+    return f"{max(gaps):.2g}"
+
+
+def report(runs: dict[str, list[dict]], fam, args: argparse.Namespace) -> str:
+    """Ratios to each peer, absolute medians, and how the loss curves compare, as a RESULTS.md section."""
+    from plait.bench.report import section
+
+    peers = list(fam.PEERS)
+    rows = ["| measure | " + " | ".join(f"plait / {fam.PEERS[p]}" for p in peers) + " |",
+            "|---|" + "---|" * len(peers)]
+    for label, key in (("steady step time", "step_ms"), ("steady step CPU time (this process)", "cpu_ms"),
+                       ("whole process wall time", "process_s"), ("peak RSS", "peak_rss_mib")):
+        cells = [spread([p[key] / q[key] for p, q in zip(runs["plait"], runs[peer])]) for peer in peers]
+        rows.append(f"| {label} | " + " | ".join(cells) + " |")
+    rows.append("| largest logged-loss difference | " + " | ".join(loss_gaps(runs, p) for p in peers) + " |")
+    keys = ("step_ms", "compute_ms", "wait_ms", "cpu_ms", "tokens_per_s", "targets_per_s", "process_s",
+            "peak_rss_mib")
+    absolute = ["| side | step ms | compute ms | data+loop ms | CPU ms | tokens/s (padding out) | target tokens/s "
+                "| process s | peak RSS MiB | first / last logged loss |", "|---|" + "---|" * 9]
+    for name in fam.SIDES:
+        r = runs[name]
+        med = {k: statistics.median(x[k] for x in r) for k in keys}
+        absolute.append(f"| {name} | {med['step_ms']:.1f} | {med['compute_ms']:.1f} | {med['wait_ms']:.1f} | "
+                        f"{med['cpu_ms']:.1f} | "
+                        f"{med['tokens_per_s']:.0f} | {med['targets_per_s']:.0f} | {med['process_s']:.1f} | "
+                        f"{med['peak_rss_mib']:.0f} | {curve(r[0]['losses'])} |")
+    command = f"python -m benchmarks.peers --family {args.family} --rounds {args.rounds} --steps {args.steps} " \
+              f"--warmup {args.warmup}"
+    notes = [f"ratios per round (median, range) over {args.rounds} rounds, sides alternated, each in a fresh process; "
+             f"step figures after the first {args.warmup} steps; losses logged at step 1 and every train.log_every"]
+    extra = {k: v for k, v in runs[peers[0]][0].items() if k in ("optimizer", "same_decay_groups")}
+    if extra:
+        notes.append(f"peer run facts: {json.dumps(extra)}")
+    return section(fam.TITLE, command, "\n".join(rows) + "\n\n" + "\n".join(absolute), notes, args.load_before)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--family", choices=("projector", "mapper"), default="projector",
+                        help="projector: quickstart vs Trainer and TRL; mapper: signs quickstart vs Seq2SeqTrainer")
     parser.add_argument("--rounds", type=int, default=3, help="rounds; each runs every side once (default 3)")
     parser.add_argument("--steps", type=int, default=300, help="optimizer steps per run (default 300)")
     parser.add_argument("--warmup", type=int, default=20, help="first steps left out of the step figures")
     parser.add_argument("--append", action="store_true", help="append the section to benchmarks/RESULTS.md")
-    parser.add_argument("--side", choices=SIDES, help=argparse.SUPPRESS)
-    parser.add_argument("--llava", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--side", help=argparse.SUPPRESS)
+    parser.add_argument("--shared", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    fam = family(args.family)
     if args.side:
-        print("PEERS " + json.dumps(side(args.side, args.steps, args.warmup, args.llava)))
+        print("PEERS " + json.dumps(fam.side(args.side, args.steps, args.warmup, args.shared)))
         return 0
-    from plait.bench.report import append, load, section
+    from plait.bench.report import append, load
 
-    load_before = load()
-    runs: dict[str, list[dict]] = {s: [] for s in SIDES}
+    args.load_before = load()
+    runs: dict[str, list[dict]] = {s: [] for s in fam.SIDES}
+    n = len(fam.SIDES)
     with tempfile.TemporaryDirectory() as tmp:
-        llava = export(args.steps, Path(tmp))
+        shared = fam.prepare(args.steps, Path(tmp))
         for r in range(args.rounds):
-            for name in SIDES[r % 3:] + SIDES[:r % 3]:
+            for name in fam.SIDES[r % n:] + fam.SIDES[:r % n]:
                 start = time.perf_counter()
-                done = subprocess.run([sys.executable, "-m", "benchmarks.peers", "--side", name, "--steps",
-                                       str(args.steps), "--warmup", str(args.warmup), "--llava", str(llava)],
-                                      capture_output=True, text=True, cwd=ROOT)
+                done = subprocess.run([sys.executable, "-m", "benchmarks.peers", "--family", args.family, "--side",
+                                       name, "--steps", str(args.steps), "--warmup", str(args.warmup), "--shared",
+                                       str(shared)], capture_output=True, text=True, cwd=ROOT)
                 if done.returncode != 0:
                     raise SystemExit(f"side {name} failed:\n{done.stderr[-3000:]}")
                 figures = json.loads(done.stdout.split("PEERS ", 1)[1])
                 runs[name].append({**figures, "process_s": time.perf_counter() - start})
-    rows = ["| measure | plait / Trainer | plait / TRL SFTTrainer |", "|---|---|---|"]
-    for label, key in (("steady step time", "step_ms"), ("whole process wall time", "process_s"),
-                       ("peak RSS", "peak_rss_mib")):
-        cells = [spread([p[key] / q[key] for p, q in zip(runs["plait"], runs[peer])]) for peer in ("trainer", "trl")]
-        rows.append(f"| {label} | {cells[0]} | {cells[1]} |")
-    absolute = ["| side | step ms | tokens/s (image tokens in, padding out) | process s | peak RSS MiB | first / last logged loss |",
-                "|---|---|---|---|---|---|"]
-    for name in SIDES:
-        r = runs[name]
-        med = {k: statistics.median(x[k] for x in r) for k in ("step_ms", "tokens_per_s", "process_s", "peak_rss_mib")}
-        absolute.append(f"| {name} | {med['step_ms']:.1f} | {med['tokens_per_s']:.0f} | {med['process_s']:.1f} | "
-                        f"{med['peak_rss_mib']:.0f} | {curve(r[0]['losses'])} |")
-    text = section("plait beside a plain transformers Trainer and TRL's SFTTrainer (quickstart model)",
-                   f"python -m benchmarks.peers --rounds {args.rounds} --steps {args.steps} --warmup {args.warmup}",
-                   "\n".join(rows) + "\n\n" + "\n".join(absolute),
-                   [f"ratios per round (median, range) over {args.rounds} rounds, sides alternated, each in a fresh "
-                    "process; step figures after the first {args.warmup} steps".replace("{args.warmup}",
-                                                                                       str(args.warmup))],
-                   load_before)
+    text = report(runs, fam, args)
     print(text)
     if args.append:
         append(ROOT / "benchmarks" / "RESULTS.md", text)

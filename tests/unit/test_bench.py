@@ -67,6 +67,7 @@ def test_reference_loop_cycles_the_data_and_the_probe_times_each_step():
     figures = probe.summary(warmup=1)
     assert figures["steps"] == 3 and figures["padding"] == pytest.approx(1 / 6)
     assert figures["tokens_per_s"] == pytest.approx(6 * 5 / figures["seconds"])
+    assert figures["targets_per_s"] == pytest.approx(6 * 2 / figures["seconds"])  # every label is scored
     assert figures["samples_per_s"] == pytest.approx(6 * 2 / figures["seconds"])
     assert figures["step_ms"] >= figures["compute_ms"] > 0 and figures["peak_rss_mib"] > 0
     assert len(probe.epoch_seconds(2)) == 2
@@ -122,3 +123,13 @@ def test_step_flops_and_mfu_of_a_projector_model_on_a_pretend_h100(monkeypatch):
     figures = finish(timing, exp, warmup=1).figures
     seconds_per_step = figures["seconds"] / figures["steps"]
     assert figures["mfu"] == pytest.approx(expected / seconds_per_step / 66.9e12)  # fp32, TF32 off
+
+
+def test_describe_batch_counts_an_encoder_decoder_batch_by_its_decoder_and_scored_labels():
+    batch = {"features": torch.zeros(2, 9, 4), "decoder_input_ids": torch.zeros(2, 4, dtype=torch.long),
+             "decoder_attention_mask": torch.tensor([[1, 1, 1, 1], [1, 1, 0, 0]]),
+             "labels": torch.tensor([[-100, 5, 6, 7], [-100, 8, -100, -100]])}
+    record = describe_batch(3, batch)
+    assert (int(record.tokens), record.padded_tokens, record.samples, record.images, int(record.targets)) == (
+        6, 8, 2, 0, 4)
+    assert describe_batch(0, {"input_ids": torch.zeros(1, 3, dtype=torch.long)}).targets == 0

@@ -58,19 +58,28 @@ class BatchRecord:
     padded_tokens: int
     samples: Any
     images: int
+    targets: Any = 0
+    """Label positions that are scored (labels other than -100); 0 without labels."""
 
 
 def describe_batch(step: int, inputs: dict[str, Any]) -> BatchRecord:
-    """Tokens (image tokens included, padding not), padded slots, sequences and images of a batch."""
-    ids = inputs["input_ids"]
-    mask = inputs.get("attention_mask")
+    """Tokens (image tokens included, padding not), padded slots, sequences, images and scored targets of a batch.
+
+    A batch without `input_ids` (an encoder-decoder fed embeddings, as the mapper family's) is counted by its
+    decoder side: `decoder_input_ids` and `decoder_attention_mask`."""
+    if "input_ids" in inputs:
+        ids, mask = inputs["input_ids"], inputs.get("attention_mask")
+    else:
+        ids, mask = inputs["decoder_input_ids"], inputs.get("decoder_attention_mask")
     positions = inputs.get("position_ids")
     if positions is not None and mask is None and ids.shape[0] == 1:
         samples: Any = (positions == 0).sum()  # a padding-free row: every sequence starts at position 0
     else:
         samples = ids.shape[0]
     images = next((v.shape[0] for k in ("pixel_values", "vision_features") if (v := inputs.get(k)) is not None), 0)
-    return BatchRecord(step, mask.sum() if mask is not None else ids.numel(), ids.numel(), samples, images)
+    labels = inputs.get("labels")
+    targets = (labels != -100).sum() if labels is not None else 0
+    return BatchRecord(step, mask.sum() if mask is not None else ids.numel(), ids.numel(), samples, images, targets)
 
 
 @dataclass
@@ -128,6 +137,7 @@ class Probe:
         seconds = self.ends[-1] - self.ends[warmup - 1]
         window = [b for b in self.batches if b.step >= warmup]
         tokens = sum(int(b.tokens) for b in window)
+        targets = sum(int(b.targets) for b in window)
         padded = sum(b.padded_tokens for b in window)
         return {
             "steps": n - warmup,
@@ -139,6 +149,7 @@ class Probe:
             "cpu_ms": 1000 * statistics.median(self.cpu_ends[i] - self.cpu_ends[i - 1] for i in range(warmup, n)),
             "samples_per_s": sum(int(b.samples) for b in window) / seconds,
             "tokens_per_s": tokens / seconds,
+            "targets_per_s": targets / seconds,
             "padding": 1 - tokens / padded if padded else 0.0,
             "images_per_step": sum(b.images for b in window) / (n - warmup),
             **self.memory,
