@@ -137,3 +137,16 @@ def test_save_load_round_trip_and_tied_checkpoints(tmp_path: Path) -> None:
     before, after = built.model.eval(), again.model.eval()
     assert torch.equal(before.generate(**batch, **settings), after.generate(**batch, **settings))
     assert again.processor.decoder_start_id == built.processor.decoder_start_id
+
+
+def test_frames_and_masks_are_padded_by_length() -> None:
+    from plait.data.collate import mask
+    from plait.models.mapper.processor import pad_frames
+
+    frames, valid = pad_frames([torch.ones(3, 2, dtype=torch.float64), torch.full((1, 2), 2.0)])
+    assert frames.dtype == torch.float32 and valid.dtype == torch.long
+    assert frames.tolist() == [[[1, 1], [1, 1], [1, 1]], [[2, 2], [0, 0], [0, 0]]]
+    assert valid.tolist() == [[1, 1, 1], [1, 0, 0]]
+    assert mask([[5, 6, 7], [8], []]).tolist() == [[1, 1, 1], [1, 0, 0], [0, 0, 0]]
+    assert mask([[5, 6, 7], [8], []], "left").tolist() == [[1, 1, 1], [0, 0, 1], [0, 0, 0]]
+    assert mask([[], []]).shape == (2, 0) and mask([[4]]).dtype == torch.long

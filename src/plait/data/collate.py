@@ -20,5 +20,9 @@ def pad(sequences: list[list[int]], value: int, side: str = "right") -> torch.Te
 
 
 def mask(sequences: list[list[int]], side: str = "right") -> torch.Tensor:
-    """The attention mask matching `pad`."""
-    return pad([[1] * len(s) for s in sequences], 0, side)
+    """The attention mask matching `pad` (from the lengths in one comparison, not a padded list of ones)."""
+    lengths = torch.tensor([len(s) for s in sequences], dtype=torch.long)
+    width = int(lengths.max()) if len(sequences) else 0
+    positions = torch.arange(width)
+    keep = positions < lengths[:, None] if side == "right" else positions >= width - lengths[:, None]
+    return keep.long()

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch.nn.utils.rnn import pad_sequence
 
 from plait.data.collate import mask, pad
 from plait.data.sample import Sample
@@ -16,14 +17,10 @@ from plait.models.mapper.signal import SignalSettings, read_signal
 
 
 def pad_frames(frames: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-    """(batch, longest, features) right-padded with zeros, and its (batch, longest) mask."""
-    width = max(len(f) for f in frames)
-    out = torch.zeros(len(frames), width, frames[0].shape[-1])
-    valid = torch.zeros(len(frames), width, dtype=torch.long)
-    for i, f in enumerate(frames):
-        out[i, : len(f)] = f
-        valid[i, : len(f)] = 1
-    return out, valid
+    """(batch, longest, features) right-padded with zeros (torch's pad_sequence), and its (batch, longest) mask."""
+    out = pad_sequence(frames, batch_first=True).to(torch.get_default_dtype())
+    lengths = torch.tensor([len(f) for f in frames], dtype=torch.long)
+    return out, (torch.arange(out.shape[1]) < lengths[:, None]).long()
 
 
 class MapperProcessor(TextProcessor):
