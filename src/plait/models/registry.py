@@ -167,11 +167,11 @@ def _builtin() -> None:
         "text-only transformers LM: causal LM, masked LM (BERT-style) or sequence classification"))
     register(FamilySpec(
         "flamingo", FlamingoModelConfig, "plait.models.flamingo.build:FLAMINGO",
-        Capabilities(stage_groups=("vision", "resampler", "cross_attention", "language"), chat_media=("image",)),
+        Capabilities(stage_groups=FlamingoModelConfig.PARTS, chat_media=("image",)),
         "Flamingo: vision encoder -> Perceiver resampler -> gated cross-attention around any causal LM's layers"))
     register(FamilySpec(
         "git", GitModelConfig, "plait.models.git.build:GIT",
-        Capabilities(stage_groups=("vision", "projection", "language"), export=("transformers",),
+        Capabilities(stage_groups=GitModelConfig.PARTS, export=("transformers",),
                      chat_media=("image",)),
         "GIT: image tokens before the text in GitForCausalLM, its encoder replaceable; text-only batches"))
 

@@ -10,7 +10,7 @@ from transformers import GitForCausalLM
 from transformers.modeling_outputs import CausalLMOutputWithPast
 
 from plait.models.components.loss import token_loss
-from plait.models.components.tied import drop_tied_aliases, tied_aliases
+from plait.models.components.tied import WrapsTransformersModel, drop_tied_aliases
 
 
 def replace_encoder(git: GitForCausalLM, encoder: nn.Module, image_tokens: int) -> None:
@@ -31,37 +31,20 @@ def set_image_tokens(git: GitForCausalLM, image_tokens: int) -> None:
         layer.attention.self.image_patch_tokens = image_tokens
 
 
-class GitVLM(nn.Module):
+class GitVLM(WrapsTransformersModel, nn.Module):
     """GitForCausalLM, trained with plait's token loss.
 
     GitForCausalLM's own loss always drops the image positions, so a batch without pixel values (text only)
     fails in it; here the image positions are the logits' length minus the text's, 0 for a text-only batch.
     """
 
-    accepts_loss_kwargs = True  # the Trainer passes num_items_in_batch (see token_loss)
+    wrapped = "git"
 
     def __init__(self, git: GitForCausalLM, label_smoothing: float = 0.0) -> None:
         super().__init__()
         self.git = git
         self.label_smoothing = label_smoothing
         drop_tied_aliases(self)  # a tied output head is saved once (the Trainer's checkpoints refuse shared tensors)
-
-    @property
-    def _keys_to_ignore_on_save(self) -> list[str]:
-        """Names left out of checkpoints as aliases; the Trainer checks a resumed checkpoint's missing keys against them."""
-        return sorted(tied_aliases(self))
-
-    def tie_weights(self) -> None:
-        """Nothing to do: the aliases are the same tensors, restored with the names they share."""
-
-    @property
-    def config(self):
-        """GIT's config (the Trainer reads a few fields from it)."""
-        return self.git.config
-
-    def gradient_checkpointing_enable(self, **kwargs: Any) -> None:
-        """Recompute GIT's activations in the backward pass."""
-        self.git.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
 
     def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
         """Parameters by the part training stages name: vision (encoder), projection, language (the rest)."""
