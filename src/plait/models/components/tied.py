@@ -40,6 +40,7 @@ class WrapsTransformersModel:
     wrapped: str
     """Attribute holding the transformers model."""
     accepts_loss_kwargs = True  # the Trainer passes num_items_in_batch (see token_loss)
+    label_shift = 1  # causal: logits[:, t] scores labels[:, t + 1] (perplexity and train.distill read it)
 
     @property
     def _keys_to_ignore_on_save(self) -> list[str]:

@@ -36,6 +36,8 @@ class GitVLM(WrapsTransformersModel, nn.Module):
 
     GitForCausalLM's own loss always drops the image positions, so a batch without pixel values (text only)
     fails in it; here the image positions are the logits' length minus the text's, 0 for a text-only batch.
+    The logits returned are the text's (the image positions predict nothing), lined up with input_ids like
+    every other causal family's: logits[:, t] scores labels[:, t + 1].
     """
 
     wrapped = "git"
@@ -61,13 +63,13 @@ class GitVLM(WrapsTransformersModel, nn.Module):
                 pixel_values: torch.Tensor | None = None, labels: torch.Tensor | None = None,
                 num_items_in_batch: torch.Tensor | int | None = None) -> CausalLMOutputWithPast:
         """pixel_values (batch, C, H, W), or (batch, frames, C, H, W) with num_image_with_embedding; None = text only.
-        Logits have image tokens + text length positions."""
+        Logits have the text's positions (GIT's image-token positions are dropped)."""
         out = self.git(input_ids=input_ids, attention_mask=attention_mask, pixel_values=pixel_values, use_cache=False)
+        logits = out.logits[:, out.logits.shape[1] - input_ids.shape[1]:]
         loss = None
         if labels is not None:
-            images = out.logits.shape[1] - input_ids.shape[1]
-            loss = token_loss(out.logits[:, images:-1], labels[:, 1:], self.label_smoothing, num_items_in_batch)
-        return CausalLMOutputWithPast(loss=loss, logits=out.logits)
+            loss = token_loss(logits[:, :-1], labels[:, 1:], self.label_smoothing, num_items_in_batch)
+        return CausalLMOutputWithPast(loss=loss, logits=logits)
 
     @torch.no_grad()
     def generate(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
