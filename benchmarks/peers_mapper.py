@@ -68,18 +68,13 @@ def peer_model(exp, folder: Path):
 
 
 def rows(processor, samples):
-    """plait's encoded samples, once, in a datasets.Dataset: frames as an Array2D column (read back as one tensor
-    per row; left to inference, a list of lists, every number becomes its own tensor first: 15 ms more a batch)."""
-    from datasets import Array2D, Dataset, Features, List, Value
+    """plait's encoded samples, once, in a typed datasets.Dataset (benchmarks.peers.stored)."""
+    from benchmarks.peers import stored
 
     encoded = [processor.encode_train(s) for s in samples]
-    ids = List(Value("int64"))
-    columns = Features({"features": Array2D((None, processor.input_dim), "float32"), "prompt_ids": ids,
-                        "decoder_input_ids": ids, "labels": ids})
-    table = Dataset.from_list([{"features": e["features"].numpy(), "prompt_ids": e["prompt_ids"],
-                                "decoder_input_ids": e["decoder_ids"], "labels": e["labels"]} for e in encoded],
-                              features=columns)
-    return table.with_format("torch", columns=["features"], output_all_columns=True)
+    return stored([{"features": e["features"].numpy(), "prompt_ids": e["prompt_ids"],
+                    "decoder_input_ids": e["decoder_ids"], "labels": e["labels"]} for e in encoded],
+                  {"features": (None, processor.input_dim)})
 
 
 def collator(tokenizer):

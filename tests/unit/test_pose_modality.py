@@ -61,6 +61,12 @@ def test_features_clip_and_flatten(tmp_path: Path) -> None:
     np.testing.assert_array_equal(clip, array[2:6].reshape(4, 6))
     with pytest.raises(ValueError, match="frame rate"):
         load_features(tmp_path / "f.npy", start_ms=200)
+    for stored in (array, np.asfortranarray(array.astype(np.float64))):  # read whole: the same values, float32
+        np.save(tmp_path / "g.npy", stored)
+        whole, clip = load_features(tmp_path / "g.npy"), load_features(tmp_path / "g.npy", end_ms=5000, fps=10)
+        for frames in (whole, clip):
+            assert frames.dtype == np.float32 and frames.flags.writeable and frames.flags.c_contiguous
+            np.testing.assert_array_equal(frames, array.reshape(50, 6))
 
 
 def test_check_reasons_and_frame_limits(tmp_path: Path, pose_file: Path) -> None:

@@ -27,16 +27,22 @@ def clip_frames(start_ms: float | None, end_ms: float | None, fps: float) -> tup
 
 def load_features(path: Path, start_ms: float | None = None, end_ms: float | None = None,
                   fps: float | None = None) -> np.ndarray:
-    """A (frames, features) float32 array; trailing axes are flattened, a clip is cut when times are given."""
-    array = np.load(path, mmap_mode="r", allow_pickle=False)
+    """A (frames, features) float32 array; trailing axes are flattened, a clip is cut when times are given.
+
+    A clip is read through a memory map (only its frames leave the disk); a whole file is read directly, which
+    costs half as much for the small files of keypoint sequences (a map is set up and torn down per file)."""
+    clipped = start_ms is not None or end_ms is not None
+    array = np.load(path, mmap_mode="r" if clipped else None, allow_pickle=False)
     if array.ndim == 1:
         raise ValueError(f"a 1-D array of shape {array.shape} has no time axis")
-    if start_ms is not None or end_ms is not None:
+    if clipped:
         if fps is None:
             raise ValueError("cutting a clip by time needs the frame rate of .npy files (model.signal.fps)")
         start, end = clip_frames(start_ms, end_ms, fps)
         array = array[start:end]
-    frames = np.array(array, dtype=np.float32).reshape(len(array), -1)  # a copy: the memory map is read-only
+    # writable float32: a clip is copied out of the (read-only) map; a file read whole is converted only if needed
+    convert = np.array if clipped else np.ascontiguousarray
+    frames = convert(array, dtype=np.float32).reshape(len(array), -1)
     check_finite(frames, path)
     return frames
 
