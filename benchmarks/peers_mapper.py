@@ -57,10 +57,14 @@ def peer_model(exp, folder: Path):
 
     backbone = AutoModelForSeq2SeqLM.from_config(AutoConfig.from_pretrained(folder / "backbone"))
     in_dim, m = json.loads((folder / "plait_model.json").read_text())["input_dim"], exp.model.mapper
+    if m.kind != "conv":
+        raise SystemExit(f"the peer builds the signs quickstart's conv mapper, not model.mapper.kind={m.kind!r}")
     mapper = ConvMapper(in_dim, backbone.config.d_model, m.layers, m.kernel_size, m.stride, m.activation)
-    model = MapperSeq2Seq(nn.LayerNorm(in_dim), mapper, exp.model.dropout, backbone)
+    norm = nn.LayerNorm(in_dim) if exp.model.layer_norm else nn.Identity()
+    model = MapperSeq2Seq(norm, mapper, exp.model.dropout, backbone)
     missing, unexpected = load_model(model, str(folder / "model.safetensors"), strict=False)
-    state = dict(model.named_parameters(remove_duplicate=False))  # a tied weight (M2M100's embeddings and head) is stored once, under one name
+    # a tied weight (M2M100's embeddings and head) is stored once, under one of its names
+    state = dict(model.named_parameters(remove_duplicate=False))
     loaded = {state[n].data_ptr() for n in state if n not in missing}
     if unexpected or any(state[n].data_ptr() not in loaded for n in missing):
         raise SystemExit(f"saved weights do not fit the peer's model: missing {missing}, unexpected {unexpected}")
