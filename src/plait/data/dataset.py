@@ -199,10 +199,11 @@ def screen(
         bad = report.total - report.kept
         if report.total and bad / report.total > max_bad_fraction:
             first = report.examples[0] if report.examples else {}
+            shown = first.get("media") if first.get("media") not in (None, "None") else f"sample {first.get('id')}"
             hint = f"; {missing_hint}" if missing_hint and "missing file" in report.skipped else ""
             raise UserError(
                 f"data ({name} split): {bad} of {report.total} samples unusable "
-                f"({', '.join(f'{r}: {n}' for r, n in report.skipped.items())}; first: {first.get('media')}), "
+                f"({', '.join(f'{r}: {n}' for r, n in report.skipped.items())}; first: {shown}), "
                 f"more than data.max_bad_fraction={max_bad_fraction}{hint}"
             )
         kept_splits[name], reports[name] = kept, report

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
@@ -12,6 +12,9 @@ from plait.core.strict import Strict
 class Component(Strict):
     """A transformers model loaded from a checkpoint or built, randomly initialised, from a config."""
 
+    role: ClassVar[str] = ""
+    """What the family uses it as, checked against transformers before any build (plait.models.preflight):
+    "vision" (a model reading pixel_values), "causal_lm" (one with a causal LM head), or "" (anything)."""
     pretrained: str | None = None
     """Checkpoint name or local folder to load weights from."""
     config: dict[str, Any] | None = None

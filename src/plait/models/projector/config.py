@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
@@ -46,6 +46,8 @@ class QuantizationSpec(Strict):
 class VisionConfig(Component):
     """The vision encoder: any transformers vision model (CLIP, SigLIP...)."""
 
+    role: ClassVar[str] = "vision"
+
     freeze: bool = True
     """Keep the encoder's weights fixed during training."""
     feature: Literal["patch", "pooled"] = "patch"
@@ -79,6 +81,8 @@ class ProjectorConfig(Strict):
 
 class LanguageConfig(Component):
     """The causal language model: any transformers causal LM (Llama, Phi-3, Qwen2, GPT-2...)."""
+
+    role: ClassVar[str] = "causal_lm"
 
     lora: LoraSpec | None = None
     """Train a LoRA adapter instead of the model's weights (the base stays fixed; `freeze` is then ignored)."""
