@@ -50,6 +50,9 @@ ADAPTER = {
 }
 BERT = {"model_type": "bert", "hidden_size": 16, "num_hidden_layers": 1, "num_attention_heads": 2,
         "intermediate_size": 32, "max_position_embeddings": 64}
+GPT2 = {"model_type": "gpt2", "n_embd": 32, "n_layer": 2, "n_head": 4, "n_positions": 128}
+LLAMA = {"model_type": "llama", "hidden_size": 16, "num_hidden_layers": 1, "num_attention_heads": 2,
+         "intermediate_size": 32}
 TEXT = {"family": "text", "task": "masked_lm", "config": BERT,
         "tokenizer": {"train": {"kind": "wordlevel", "vocab_size": 100}}, "max_length": 32}
 TEXT_DATA = {"kind": "builtin_text", "sentences": 60, "block_size": 16}
@@ -174,3 +177,49 @@ def glue_suite(c: "Ctx", **keys: Any) -> Path:
     suite = {"name": "g", "output_dir": str(c.folder / "runs"), "builtin": {"train_size": 10, "validation_size": 10},
              "experiment": {"train": {"max_steps": 1, "batch_size": 4}}, "tasks": {"rte": {"runs": 1}}, **keys}
     return yaml_file(c, "suite.yaml", suite)
+
+
+def with_teacher(command: str, model: dict[str, Any] | None = None, **updates: Any) -> Setup:
+    """The tiny experiment (or one with this model) distilled from the copy of the tiny trained run."""
+    def setup(c: "Ctx") -> list[str]:
+        keys = {**({"model": model} if model else {}), "train.distill": {"teacher": str(c.run)}, **updates}
+        return family_with(command, keys)(c)
+    return setup
+
+
+def text_with_teacher(c: "Ctx") -> list[str]:
+    """A text-family student whose teacher is the tiny (projector) trained run."""
+    return text("run", **{"train.distill": {"teacher": str(c.run)}})(c)
+
+
+def teacher_at(name: str, make_folder: bool = False) -> Setup:
+    """The tiny experiment distilled from `name` under the case folder (made empty with make_folder)."""
+    def setup(c: "Ctx") -> list[str]:
+        if make_folder:
+            (c.folder / name).mkdir()
+        return family_with("run", {"train.distill": {"teacher": str(c.folder / name)}})(c)
+    return setup
+
+
+def glue_from(where: Callable[["Ctx"], str], **suite: Any) -> Setup:
+    """`plait glue` of a tiny suite from `where(ctx)`."""
+    def setup(c: "Ctx") -> list[str]:
+        return ["glue", str(glue_suite(c, **suite)), "--from", where(c)]
+    return setup
+
+
+def killed_run(c: "Ctx") -> list[str]:
+    """`plait glue --from` a run killed mid-way: status still `running` (a dead pid), no saved model."""
+    import shutil
+
+    shutil.rmtree(c.run / "model")
+    status = json.loads((c.run / "status.json").read_text())
+    (c.run / "status.json").write_text(json.dumps({**status, "state": "running", "pid": 2**22 + 1}))
+    return ["glue", str(glue_suite(c)), "--from", str(c.run)]
+
+
+def mix_of(*sources: dict[str, Any], command: str = "validate") -> Setup:
+    """The tiny experiment on a data.mix of these {name, source, weight} entries."""
+    def setup(c: "Ctx") -> list[str]:
+        return [command, str(c.experiment(data={"mix": {"sources": list(sources)}}))]
+    return setup

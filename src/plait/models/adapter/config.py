@@ -44,6 +44,8 @@ def _as_schedule(value: Any) -> Any:
     """A number p -> the constant schedule {p, p, 1}; 'PROB:LIMIT:VAR' (a scalar, so a sweep can choose among
     schedules) -> {prob, limit, var}."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if not 0.0 <= value < 1.0:  # one line for the number given, not one per field it stands for
+            raise ValueError("a dropout probability must be in [0, 1)")
         return {"prob": value, "limit": value, "var": 1.0}
     if isinstance(value, str):
         try:
