@@ -31,6 +31,17 @@ class Component(Strict):
         return self
 
 
+def hidden_state_problem(config: dict[str, Any] | None, layer: int) -> str | None:
+    """Why `layer` is no index into the hidden states (embeddings, then each layer's output) of an encoder built
+    from `config` (CLIP's full config: its vision_config); None when it is one, or the layer count is unknown."""
+    section = (config or {}).get("vision_config", config or {})
+    layers = section.get("num_hidden_layers") if isinstance(section, dict) else None
+    if isinstance(layers, int) and not -(layers + 1) <= layer <= layers:
+        return (f"layer: {layer} is not a hidden-states index of a {layers}-layer encoder "
+                f"(valid: -{layers + 1} to {layers}, -1 = the last layer)")
+    return None
+
+
 class TrainedTokenizer(Strict):
     """A tokenizer trained on the training texts with `tokenizers`, saved with the model."""
 

@@ -7,7 +7,7 @@ from typing import ClassVar, Literal
 from pydantic import Field, model_validator
 
 from plait.core.strict import Strict
-from plait.models.components.config import Component, TokenizerConfig
+from plait.models.components.config import Component, TokenizerConfig, hidden_state_problem
 from plait.models.config import PartsConfig, tokenizer_problem
 
 
@@ -22,6 +22,12 @@ class FlamingoVisionConfig(Component):
     """Hidden-states index the patch features come from (-1 = last layer)."""
     processor: str | None = None
     """Image processor checkpoint; defaults to `pretrained`, or to CLIP's normalisation at the config's image_size."""
+
+    @model_validator(mode="after")
+    def _layer_exists(self) -> "FlamingoVisionConfig":
+        if problem := hidden_state_problem(self.config, self.layer):
+            raise ValueError(problem)
+        return self
 
 
 class ResamplerConfig(Strict):

@@ -7,7 +7,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field, model_validator
 
 from plait.core.strict import Strict
-from plait.models.components.config import Component, TokenizerConfig
+from plait.models.components.config import Component, TokenizerConfig, hidden_state_problem
 from plait.models.config import FamilyConfig, config_differences, tokenizer_problem
 
 
@@ -58,6 +58,12 @@ class VisionConfig(Component):
     """Drop the first (class) token from patch features."""
     processor: str | None = None
     """Image processor checkpoint; defaults to `pretrained`, or to CLIP's normalisation at the config's image_size."""
+
+    @model_validator(mode="after")
+    def _layer_exists(self) -> "VisionConfig":
+        if problem := hidden_state_problem(self.config, self.layer):
+            raise ValueError(problem)
+        return self
     cache_features: bool | Literal["auto"] = "auto"
     """Compute the frozen encoder's outputs once, store them on disk under $PLAIT_CACHE/features (keyed by the
     encoder's weights, these feature settings and each image's bytes) and read them back in later epochs and runs.
