@@ -87,8 +87,8 @@ def run_reference(exp: Experiment, data: Prepared, sync: bool = True) -> Timing:
     sampler = None
     if cfg.group_by_length:
         sampler = LengthGroupedSampler(cfg.batch_size * cfg.grad_accum, lengths=[processor.length(s) for s in samples])
-    loader = reference_loader(EncodedDataset(samples, processor.encode_train), cfg.batch_size, collate, exp.seed,
-                              cfg.num_workers, sampler)
+    dataset = EncodedDataset(samples, processor.encode_train, encode_many=processor.encode_train_many)
+    loader = reference_loader(dataset, cfg.batch_size, collate, exp.seed, cfg.num_workers, sampler)
     optimizer = make_optimizer(built.model, cfg)
     scheduler = build_scheduler(optimizer, cfg.schedule, cfg.max_steps, cfg.lr)
     with Probe(built.model, sync) as probe:

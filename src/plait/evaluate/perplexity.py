@@ -45,8 +45,7 @@ def perplexity(built: Any, samples: list[Sample], cfg: Any, max_new_tokens: int 
     try:
         bar = tqdm(total=len(samples), desc="perplexity", unit="sample", disable=not progress, leave=False)
         for first in range(0, len(samples), cfg.batch_size):
-            batch = processor.collate([processor.encode_train(s) for s in samples[first:first + cfg.batch_size]],
-                                      masker)
+            batch = processor.collate(processor.encode_train_many(samples[first:first + cfg.batch_size]), masker)
             labels = batch.pop("labels").to(device)
             logits = model(**{k: v.to(device) for k, v in batch.items()}).logits
             losses = token_losses(logits, labels, causal=task == "causal_lm")

@@ -155,7 +155,8 @@ def train(
         # a mix's items are index tuples into several sources: no sample index to name a bad batch by
         data_collator=mixing.collate if mixing else IndexedCollator(collate),
         train_dataset=mixing.dataset if mixing else IndexedDataset(
-            EncodedDataset(train_samples, built.processor.encode_train, cfg.keep_encoded_mb * 2**20)),
+            EncodedDataset(train_samples, built.processor.encode_train, cfg.keep_encoded_mb * 2**20,
+                           built.processor.encode_train_many)),
         guard=guard,
         make_optimizer=lambda wrapped: make_optimizer(wrapped, cfg),
         make_scheduler=lambda optimizer: build_scheduler(optimizer, cfg.schedule, steps, cfg.lr),

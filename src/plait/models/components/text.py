@@ -40,6 +40,11 @@ class TextProcessor:
         """Tokens of the encoded training sample (group_by_length sorts by it)."""
         return len(self.encode_train(sample)["input_ids"])
 
+    def encode_train_many(self, samples: list[Any]) -> list[dict[str, Any]]:
+        """A batch's training examples, each what `encode_train` gives for it (families with media override this
+        to process a batch's media in one call)."""
+        return [self.encode_train(sample) for sample in samples]
+
     def prepare_training(self, samples: list[Any]) -> int:
         """Work done once before training; nothing by default."""
         return 0

@@ -8,7 +8,7 @@ from typing import Any
 import torch
 
 from plait.data.collate import mask, pad
-from plait.data.modalities.image import pixel_values
+from plait.data.modalities.image import pixel_values, pixel_values_many
 from plait.data.sample import Sample
 from plait.models.components.text import TextProcessor
 
@@ -47,12 +47,21 @@ class ProjectorProcessor(TextProcessor):
         return pixel_values(self.image_processor, sample.media)
 
     def encode_train(self, sample: Sample) -> dict[str, Any]:
+        if self.features is not None and sample.media is not None:
+            return self._train_item(sample, {"pixel_values": None, "vision_features": self.features.get(sample.media)})
+        return self._train_item(sample, {"pixel_values": self.pixels(sample)})
+
+    def encode_train_many(self, samples: list[Sample]) -> list[dict[str, Any]]:
+        """The batch's training examples with its images through one image-processor call (encode_train's tensors);
+        with a feature cache the samples carry stored features and no image is processed."""
+        if self.features is not None:
+            return super().encode_train_many(samples)
+        pixels = pixel_values_many(self.image_processor, [s.media for s in samples])
+        return [self._train_item(s, {"pixel_values": p}) for s, p in zip(samples, pixels)]
+
+    def _train_item(self, sample: Sample, images: dict[str, Any]) -> dict[str, Any]:
         prompt = self.prompt_ids(sample)
         target = self.target_ids(sample.target)
-        if self.features is not None and sample.media is not None:
-            images = {"pixel_values": None, "vision_features": self.features.get(sample.media)}
-        else:
-            images = {"pixel_values": self.pixels(sample)}
         return {"input_ids": prompt + target, "labels": [-100] * len(prompt) + target, **images}
 
     def prepare_training(self, samples: list[Sample]) -> int:
