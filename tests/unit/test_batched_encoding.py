@@ -41,11 +41,12 @@ def family_experiment(model: dict) -> Experiment:
 def odd_samples(folder: Path) -> list[Sample]:
     """Images the shapes data has none of (other sizes, aspect ratios and modes) and a sample without one."""
     out = []
-    for i, (size, mode) in enumerate([((40, 24), "RGB"), ((9, 30), "L"), ((16, 16), "RGBA")]):
+    prompts = ["what shape is it?", "look: <image> what shape is it?", "<image>", ""]
+    for i, (size, mode) in enumerate([((40, 24), "RGB"), ((9, 30), "L"), ((16, 16), "RGBA"), ((17, 16), "RGB")]):
         path = folder / f"odd{i}.png"
         Image.new(mode, size, 90 + 40 * i).save(path)
-        out.append(Sample(id=f"odd{i}", prompt="what shape is it?", target="a square", media=path))
-    return out + [Sample(id="text", prompt="what shape is it?", target="none", media=None)]
+        out.append(Sample(id=f"odd{i}", prompt=prompts[i], target="a square" if i % 2 else "", media=path))
+    return out + [Sample(id="text", prompt="what <image> shape is it?", target="none", media=None)]
 
 
 def assert_identical(batched: list[dict], single: list[dict]) -> None:
@@ -61,13 +62,19 @@ def assert_identical(batched: list[dict], single: list[dict]) -> None:
                 assert a[key] == b[key], key
 
 
-@pytest.mark.parametrize("name", ["quickstart", "adapter", "flamingo", "git"])
+@pytest.mark.parametrize("name", ["quickstart", "between", "adapter", "flamingo", "git"])
 def test_batched_encoding_is_per_sample_encoding_bit_for_bit(name, tmp_path):
     models = {"adapter": adapter_model(), "flamingo": FLAMINGO, "git": GIT}
-    exp = quickstart() if name == "quickstart" else family_experiment(models[name])
+    if name in models:
+        exp = family_experiment(models[name])
+    else:  # the quickstart's processor; "between": image tokens between a fixed prefix and suffix
+        exp = quickstart() if name == "quickstart" else load_experiment(QUICKSTART, [
+            *SMALL_DATA, "model.placement=between", "model.prefix=\"a picture:\"", "model.suffix=\" shape\""])
     data = prepare_data(exp, dry_run=True)
     processor = get_family(exp.model.family).build(exp.model, data.splits["train"], BuildOptions()).processor
     assert processor.features is None  # pixels, not cached features, are what is compared
+    assert name != "between" or (processor.placement, processor.prefix, processor.suffix) == (
+        "between", "a picture:", " shape")
     samples = data.splits["train"][:12] + odd_samples(tmp_path)
     batched = processor.encode_train_many(samples)
     assert sum(b["pixel_values"] is not None for b in batched) == len(samples) - 1
@@ -153,3 +160,18 @@ def test_a_run_on_batched_encoding_follows_the_per_sample_loss_curve(tmp_path, m
         curves.append([(r["loss"], r["grad_norm"]) for r in records if r.get("split") == "train" and "loss" in r])
     assert calls[:8] == [8] * 8  # the Trainer's data loader asked for whole batches of 8
     assert len(curves[0]) == 8 and curves[0] == curves[1]
+
+
+@pytest.mark.parametrize("side", ["right", "left"])
+def test_pad_and_mask_match_torch_pad_sequence(side):
+    from torch.nn.utils.rnn import pad_sequence
+
+    from plait.data.collate import mask, pad
+
+    rows = [[5, 6, 7], [], [8], [9, 10, 11, 12]]
+    expected = pad_sequence([torch.tensor(r, dtype=torch.long) for r in rows], batch_first=True, padding_value=-100,
+                            padding_side=side)
+    got = pad(rows, -100, side)
+    assert got.dtype == torch.long and torch.equal(got, expected)
+    assert torch.equal(mask(rows, side), (expected != -100).long())
+    assert pad([[], []], 0).shape == (2, 0)

@@ -24,6 +24,12 @@ class TextProcessor:
     def _ids(self, text: str) -> list[int]:
         return self.tokenizer(text, add_special_tokens=False)["input_ids"] if text else []
 
+    def _ids_many(self, texts: list[str]) -> dict[str, list[int]]:
+        """Each distinct non-empty text's ids, from one tokenizer call (a fast tokenizer encodes the batch in Rust,
+        each text independently: the ids `_ids` gives it)."""
+        unique = list(dict.fromkeys(t for t in texts if t))
+        return dict(zip(unique, self.tokenizer(unique, add_special_tokens=False)["input_ids"])) if unique else {}
+
     def target_ids(self, text: str) -> list[int]:
         """The target's tokens followed by EOS."""
         return self._ids(text) + [self.tokenizer.eos_token_id]
