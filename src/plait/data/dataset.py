@@ -242,7 +242,11 @@ class EncodedDataset(Dataset):
     def __getitems__(self, indices: list[int]) -> list[dict[str, Any]]:
         """The items `__getitem__` gives for `indices`, in order, with those not kept encoded in one call (and
         kept in the same order `__getitem__` would keep them)."""
-        missing = [i for i in dict.fromkeys(indices) if i not in self.kept]
+        kept = self.kept
+        missing = [i for i in indices if i not in kept]
+        if not missing:  # every epoch after the first, when the budget holds them all
+            return [kept[i] for i in indices]
+        missing = list(dict.fromkeys(missing))
         batch = [self.samples[i] for i in missing]
         if self.encode_many is not None and batch:
             fresh = dict(zip(missing, self.encode_many(batch), strict=True))
@@ -250,7 +254,7 @@ class EncodedDataset(Dataset):
             fresh = {i: self.encode(sample) for i, sample in zip(missing, batch)}
         for index in missing:
             self._keep(index, fresh[index])
-        return [fresh[i] if i in fresh else self.kept[i] for i in indices]
+        return [fresh[i] if i in fresh else kept[i] for i in indices]
 
     def _keep(self, index: int, item: dict[str, Any]) -> None:
         if self.keep_bytes:
