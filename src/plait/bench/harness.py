@@ -72,7 +72,8 @@ def run_plait(exp: Experiment, data: Prepared, workdir: Path, sync: bool = True)
     records = atomic.read_jsonl(run.metrics)
     losses = [r["loss"] for r in records if r.get("split") == "train" and "loss" in r]
     fill = next((r for r in records if r.get("event") == "feature_cache"), {})
-    return Timing("plait", {}, losses, probe, {"built": built, "feature_cache": fill})
+    return Timing("plait", {}, losses, probe, {"built": built, "feature_cache": fill,
+                                               "feature_cache_decision": run.status().feature_cache})
 
 
 def run_reference(exp: Experiment, data: Prepared, sync: bool = True) -> Timing:
