@@ -52,9 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
 def quiet_third_parties() -> None:
     """Keep import-time notices of libraries the run may not use off the terminal.
 
-    transformers' Trainer imports peft whenever it is installed, and peft imports bitsandbytes, whose CPU
-    backend logs a warning about an optional kernel package at import: before plait has said anything, in
-    runs that use neither LoRA nor 4 bits. Its errors still show.
+    A run that uses LoRA or 4 bits imports peft, and peft imports bitsandbytes, whose CPU backend logs a
+    warning about an optional kernel package at import (runs that use neither import neither: see
+    plait.core.trainer_imports). Its errors still show.
     """
     logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
 

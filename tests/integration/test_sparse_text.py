@@ -1,7 +1,5 @@
 """train.sparsity and train.distill with the text family (transformers models used as they are): masked LM
-and causal LM on the built-in corpus, teachers given as a plait run and as a plain transformers folder.
-
-Skipped until the text family (branch `text`) is on this branch."""
+and causal LM on the built-in corpus, teachers given as a plait run and as a plain transformers folder."""
 
 from __future__ import annotations
 
@@ -13,11 +11,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-pytest.importorskip("plait.models.text")
-
-from plait.cli import main  # noqa: E402
-from plait.runs import atomic  # noqa: E402
-from plait.runs.rundir import RunDir, find_runs  # noqa: E402
+from plait.cli import main
+from plait.runs import atomic
+from plait.runs.rundir import RunDir, find_runs
 
 QUICKSTART = Path(__file__).parents[2] / "experiments" / "text-quickstart.yaml"
 LLAMA = {"model_type": "llama", "hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1,

@@ -12,7 +12,7 @@ from PIL import Image
 from plait.data.config import DataConfig
 from plait.data.dataset import load_splits, screen
 from plait.errors import UserError
-from plait.models.flamingo.build import check
+from plait.data.modalities.image import check_optional_image as check
 
 CAPTIONS = [("a dog running on the beach .", "http://a/1.jpg"), ("sunset over the sea , with boats !", "http://b/2.jpg"),
             ("a page that is gone", "http://c/3.jpg"), ("a web page , not an image", "http://d/4.html"),

@@ -1,4 +1,4 @@
-"""GIT: logits have image tokens + text positions; text-only batches train; a replaced encoder; save/load/export."""
+"""GIT: logits have the text positions (image positions dropped); text-only batches train; a replaced encoder; save/load/export."""
 
 from __future__ import annotations
 
@@ -45,13 +45,14 @@ def built_for(cfg: GitModelConfig, samples):
     return build(cfg, samples)
 
 
-def test_logits_have_image_tokens_plus_text_positions(samples) -> None:
+def test_logits_have_the_text_positions_and_the_loss_is_gits_own(samples) -> None:
     built = built_for(config(), samples)
     batch = built.processor.collate([built.processor.encode_train(s) for s in samples[:2]])
     built.model.eval()  # GIT's dropout off, so the two losses see the same activations
     out = built.model(**batch)
     assert built.info["image_tokens"] == (16 // 8) ** 2 + 1
-    assert out.logits.shape[:2] == (2, 5 + batch["input_ids"].shape[1])
+    assert out.logits.shape[:2] == (2, batch["input_ids"].shape[1])
+    assert torch.equal(out.logits, built.model.git(**batch).logits[:, 5:])
     # the loss is transformers' own GitForCausalLM loss on the same batch
     reference = built.model.git(**batch).loss
     assert torch.allclose(out.loss, reference)
@@ -81,7 +82,8 @@ def test_replaced_encoder_sets_tokens_and_fresh_projection(samples) -> None:
     assert not any(p.requires_grad for p in git.image_encoder.parameters())  # frozen, as BabyLM's DINO
     batch = built.processor.collate([built.processor.encode_train(s) for s in samples[:2]])
     assert batch["pixel_values"].shape[-1] == 24
-    assert built.model(**batch).logits.shape[1] == 37 + batch["input_ids"].shape[1]
+    assert built.model(**batch).logits.shape[1] == batch["input_ids"].shape[1]
+    assert built.model.git(**batch).logits.shape[1] == 37 + batch["input_ids"].shape[1]
     new = built.model.generate(**built.processor.collate_prompts([built.processor.encode_prompt(samples[0])]),
                                max_new_tokens=3, do_sample=False)
     assert new.shape[0] == 1 and 1 <= new.shape[1] <= 3
@@ -107,7 +109,7 @@ def test_save_load_and_export_give_the_same_logits(samples, tmp_path: Path) -> N
     with torch.no_grad():
         logits = plain(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
                        pixel_values=batch["pixel_values"]).logits
-    assert torch.allclose(logits, expected, atol=1e-6)
+    assert torch.allclose(logits[:, -expected.shape[1]:], expected, atol=1e-6)  # plain GIT's: image positions first
 
 
 def test_export_refuses_a_replaced_encoder(samples, tmp_path: Path) -> None:

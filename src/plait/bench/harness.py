@@ -79,7 +79,7 @@ def run_plait(exp: Experiment, data: Prepared, workdir: Path, sync: bool = True)
 
 def run_reference(exp: Experiment, data: Prepared, sync: bool = True) -> Timing:
     """Train the same model on the same batches with `reference_train` under a probe."""
-    from transformers.trainer_pt_utils import LengthGroupedSampler
+    from plait.core.trainer_imports import LengthGroupedSampler
 
     built = build(exp, data)
     cfg, samples, processor = exp.train, data.splits["train"], built.processor

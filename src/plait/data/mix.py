@@ -20,8 +20,8 @@ from typing import Any, Callable, Iterator
 import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
-from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 
+from plait.core.trainer_imports import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 from plait.data.config import DataConfig, MixConfig
 from plait.data.sample import Sample
 from plait.runs import atomic

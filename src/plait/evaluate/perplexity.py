@@ -1,6 +1,9 @@
-"""Evaluation task `perplexity`: exp(mean token loss over the held-out set), beside that loss. Causal models
-score every next token; masked models score the tokens transformers' collator masks, drawn from a fixed seed so
-every evaluation of a split scores the same positions."""
+"""Evaluation task `perplexity`: exp(mean token loss over the held-out set), beside that loss.
+
+Text family: causal models score every next token; masked models score the tokens transformers' collator
+masks, drawn from a fixed seed so every evaluation of a split scores the same positions. Other families
+score each sample's target tokens given its prompt and media (the positions the training loss covers, so a
+caption's perplexity given its image), lined up by the model's `label_shift`."""
 
 from __future__ import annotations
 
@@ -13,19 +16,19 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from plait.data.sample import Sample
-from plait.errors import UserError
 from plait.evaluate.generate import model_device
 
 MASK_SEED = 0
 """Seed of the evaluation masks (masked LM)."""
 
 
-def token_losses(logits: torch.Tensor, labels: torch.Tensor, causal: bool) -> torch.Tensor:
-    """(batch, positions) cross-entropy per scored token (0 where labels are -100); causal shifts by one."""
-    if causal:
-        logits, labels = logits[:, :-1], labels[:, 1:]
+def token_losses(logits: torch.Tensor, labels: torch.Tensor, shift: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(batch, positions) cross-entropy per token (0 where labels are -100) and the mask of scored tokens;
+    logits[:, t] scores labels[:, t + shift]."""
+    if shift:
+        logits, labels = logits[:, :-shift], labels[:, shift:]
     flat = F.cross_entropy(logits.flatten(0, 1).float(), labels.flatten(), ignore_index=-100, reduction="none")
-    return flat.view(labels.shape)
+    return flat.view(labels.shape), labels != -100
 
 
 @torch.no_grad()
@@ -34,10 +37,9 @@ def perplexity(built: Any, samples: list[Sample], cfg: Any, max_new_tokens: int 
     """{'values': {'perplexity', 'loss'}} over all scored tokens; each sample's mean token loss as its prediction."""
     start = time.perf_counter()
     model, processor = built.model, built.processor
-    task = processor.settings.task
-    if task not in ("causal_lm", "masked_lm"):
-        raise UserError(f"eval.task: perplexity needs a causal_lm or masked_lm model, not {task}")
-    masker = processor.mlm_collator(seed=MASK_SEED) if task == "masked_lm" else None
+    task, shift, masker = processor.perplexity_scoring(MASK_SEED)
+    if shift is None:
+        shift = int(model.label_shift)
     was_training = model.training
     model.eval()
     device = model_device(model)
@@ -45,12 +47,12 @@ def perplexity(built: Any, samples: list[Sample], cfg: Any, max_new_tokens: int 
     try:
         bar = tqdm(total=len(samples), desc="perplexity", unit="sample", disable=not progress, leave=False)
         for first in range(0, len(samples), cfg.batch_size):
-            batch = processor.collate([processor.encode_train(s) for s in samples[first:first + cfg.batch_size]],
-                                      masker)
-            labels = batch.pop("labels").to(device)
-            logits = model(**{k: v.to(device) for k, v in batch.items()}).logits
-            losses = token_losses(logits, labels, causal=task == "causal_lm")
-            scored = (labels[:, 1:] if task == "causal_lm" else labels) != -100
+            encoded = [processor.encode_train(s) for s in samples[first:first + cfg.batch_size]]
+            batch = processor.scoring_batch(encoded, masker)
+            batch = {k: v.to(device) for k, v in batch.items()}
+            labels = batch["labels"]  # passed on too: encoder-decoders make their decoder inputs from them
+            logits = model(**batch).logits
+            losses, scored = token_losses(logits, labels, shift)
             total += float(losses.sum())
             count += int(scored.sum())
             per_row = losses.sum(1) / scored.sum(1).clamp(min=1)
@@ -66,5 +68,6 @@ def perplexity(built: Any, samples: list[Sample], cfg: Any, max_new_tokens: int 
                   "loss": f"loss|mean token cross-entropy (nats)|{task}|tokens:{count}"}
     return {"values": {k: values[k] for k in cfg.metrics}, "signatures": {k: signatures[k] for k in cfg.metrics},
             "tokens": count, "coverage": {"evaluated": len(samples), "left_out": {},
-                                          "truncated": sum(processor.truncated(s) for s in samples)},
+                                          "truncated": sum(processor.truncated(s) for s in samples)
+                                      if task != "targets" else 0},
             "seconds": round(time.perf_counter() - start, 3)}, shown

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from plait.core.strict import Strict
 
@@ -39,6 +39,32 @@ class FamilyConfig(Strict):
         The default ignores only `freeze` keys; families that allow more override it."""
         return [f"model.{d}" for d in config_differences(_drop(saved.model_dump(mode="json")),
                                                           _drop(self.model_dump(mode="json")))]
+
+
+class PartsConfig(FamilyConfig):
+    """A model of named parts (fields of the config, each with a `freeze` flag) that trains every part not frozen."""
+
+    PARTS: ClassVar[tuple[str, ...]] = ()
+    """The part fields, which are also the stage groups."""
+
+    def default_trainable(self) -> list[str]:
+        """The parts trained when the experiment has no stages: every part not frozen."""
+        return [p for p in self.PARTS if not getattr(self, p).freeze]
+
+    def trainable_problems(self, parts: list[str], groups: tuple[str, ...] = ()) -> list[str]:
+        """Why a stage cannot train `parts`: unknown names, frozen parts; nothing when it can."""
+        problems = super().trainable_problems(parts, groups or self.PARTS)
+        return problems + [f"`{p}` is frozen (model.{p}.freeze: true); set freeze: false to train it in a stage"
+                           for p in parts if p in self.PARTS and getattr(self, p).freeze]
+
+
+def tokenizer_problem(tokenizer: Any, pretrained: str | None, what: str = "a language model") -> str | None:
+    """Why a model has no tokenizer to use: `what` is built from a config (no `pretrained` checkpoint) and the
+    TokenizerConfig names neither one to load nor one to train; None when it has one."""
+    if tokenizer.pretrained is None and tokenizer.train is None and pretrained is None:
+        return (f"tokenizer: {what} built from a config needs `tokenizer.train` (e.g. {{kind: wordlevel}}) "
+                "or `tokenizer.pretrained`")
+    return None
 
 
 def _drop(value: Any, key: str = "freeze") -> Any:

@@ -71,6 +71,13 @@ class Built:
     info: dict[str, Any] = field(default_factory=dict)
 
 
+def with_position_limit(built: Built) -> Built:
+    """`built` with its processor told how many positions the model takes (chat warns beyond); the model's
+    `config` is its language model's, as the Trainer reads it."""
+    built.processor.max_positions = getattr(built.model.config, "max_position_embeddings", None)
+    return built
+
+
 @dataclass(frozen=True)
 class BuildOptions:
     """What the experiment (not the model config) decides about building a model."""

@@ -150,16 +150,16 @@ def _builtin() -> None:
     register(FamilySpec(
         "projector", ProjectorModelConfig, "plait.models.projector.build:PROJECTOR",
         Capabilities(stage_groups=("vision", "projector", "language", "lora"), packing=True,
-                     eval_tasks=("generate", "multiple_choice"), export=("llava", "transformers"),
+                     eval_tasks=("generate", "multiple_choice", "perplexity"), export=("llava", "transformers"),
                      chat_media=("image",), bench=True),
         "LLaVA-style: vision encoder -> projector -> causal LM, (Q)LoRA, stages"))
     register(FamilySpec(
         "mapper", MapperModelConfig, "plait.models.mapper.build:MAPPER",
-        Capabilities(eval_tasks=("generate", "multiple_choice"), chat_media=("pose", "features")),
+        Capabilities(eval_tasks=("generate", "multiple_choice", "perplexity"), chat_media=("pose", "features")),
         "pose or feature sequences -> mapper -> encoder-decoder (sign-language translation)"))
     register(FamilySpec(
         "adapter", AdapterModelConfig, "plait.models.adapter.build:ADAPTER",
-        Capabilities(eval_tasks=("generate", "multiple_choice"), chat_media=("image",)),
+        Capabilities(eval_tasks=("generate", "multiple_choice", "perplexity"), chat_media=("image",)),
         "LaVIN's Mixture-of-Modality Adaptation: routed adapters in a frozen LM and vision encoder"))
     register(FamilySpec(
         "text", TextModelConfig, "plait.models.text.build:TEXT",
@@ -167,11 +167,11 @@ def _builtin() -> None:
         "text-only transformers LM: causal LM, masked LM (BERT-style) or sequence classification"))
     register(FamilySpec(
         "flamingo", FlamingoModelConfig, "plait.models.flamingo.build:FLAMINGO",
-        Capabilities(stage_groups=("vision", "resampler", "cross_attention", "language"), chat_media=("image",)),
+        Capabilities(stage_groups=FlamingoModelConfig.PARTS, eval_tasks=("generate", "perplexity"), chat_media=("image",)),
         "Flamingo: vision encoder -> Perceiver resampler -> gated cross-attention around any causal LM's layers"))
     register(FamilySpec(
         "git", GitModelConfig, "plait.models.git.build:GIT",
-        Capabilities(stage_groups=("vision", "projection", "language"), export=("transformers",),
+        Capabilities(stage_groups=GitModelConfig.PARTS, eval_tasks=("generate", "perplexity"), export=("transformers",),
                      chat_media=("image",)),
         "GIT: image tokens before the text in GitForCausalLM, its encoder replaceable; text-only batches"))
 

@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 import torch
-from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 
+from plait.core.trainer_imports import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 from plait.evaluate.metrics import LOWER_IS_BETTER
 from plait.runs import atomic
 from plait.runs.rundir import COMPLETE_MARKER, RunDir, now

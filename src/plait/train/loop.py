@@ -10,9 +10,8 @@ from typing import Any, Callable
 
 import torch
 from safetensors.torch import load_model, save_model
-from transformers import TrainingArguments
-from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
+from plait.core.trainer_imports import TrainingArguments, PrinterCallback, ProgressCallback
 from plait.data.config import MixConfig
 from plait.data.dataset import EncodedDataset
 from plait.data.mix import mix_training

@@ -13,8 +13,8 @@ import threading
 from typing import Any, Iterator
 
 import torch
-from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 
+from plait.core.trainer_imports import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 from plait.errors import Terminated
 from plait.runs.ranks import world_size
 

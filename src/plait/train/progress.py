@@ -13,7 +13,8 @@ from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
+
+from plait.core.trainer_imports import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 
 console = Console(stderr=True)
 

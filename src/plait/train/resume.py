@@ -17,8 +17,8 @@ from typing import Any
 
 import torch
 import yaml
-from transformers import Trainer, TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 
+from plait.core.trainer_imports import Trainer, TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 from plait.errors import UserError
 from plait.runs.configs import with_defaults
 from plait.runs.dicts import differences, under

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 
-from transformers import enable_full_determinism, set_seed
+from plait.core.trainer_imports import enable_full_determinism, set_seed
 
 CUBLAS_WORKSPACE = ":4096:8"
 

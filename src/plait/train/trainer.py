@@ -20,9 +20,8 @@ from __future__ import annotations
 from typing import Any, Callable
 
 import torch
-from transformers import Trainer
-from transformers.trainer_pt_utils import LengthGroupedSampler
 
+from plait.core.trainer_imports import LengthGroupedSampler, Trainer
 from plait.train.nonfinite import INDEX, NonFiniteGuard
 
 

@@ -20,13 +20,12 @@ from plait.models.components.freezing import count_parameters, set_trainable
 from plait.models.components.loading import load_pretrained
 from plait.models.components.tied import tied_aliases
 from plait.models.components.tokenizer import train_tokenizer
-from plait.models.family import BuildOptions, Built, Family
+from plait.models.family import BuildOptions, Built, Family, with_position_limit
 from plait.models.projector.build import (
     _vision_from,
     build_image_processor,
     build_language,
     build_vision,
-    with_position_limit,
 )
 
 SPECIAL = [MODALITY_TOKEN, IMAGE_TOKEN]

@@ -10,7 +10,7 @@ from pydantic import BeforeValidator, Field, PlainSerializer, model_validator
 
 from plait.core.strict import Strict
 from plait.models.components.config import Component, TokenizerConfig
-from plait.models.config import FamilyConfig
+from plait.models.config import FamilyConfig, tokenizer_problem
 from plait.models.projector.config import QuantizationSpec
 
 
@@ -137,10 +137,8 @@ class AdapterModelConfig(FamilyConfig):
 
     @model_validator(mode="after")
     def _resolve(self) -> "AdapterModelConfig":
-        tok = self.tokenizer
-        if tok.pretrained is None and tok.train is None and self.language.pretrained is None:
-            raise ValueError("tokenizer: a language model built from a config needs `tokenizer.train` "
-                             "(e.g. {kind: wordlevel}) or `tokenizer.pretrained`")
+        if problem := tokenizer_problem(self.tokenizer, self.language.pretrained):
+            raise ValueError(problem)
         resolved = self.resolved_dropout()
         if resolved is None:
             return self

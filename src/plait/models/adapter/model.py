@@ -34,6 +34,7 @@ class AdapterVLM(nn.Module):
     """Frozen vision encoder and LM; adapters after the attention-input norms, routed by a modality token."""
 
     accepts_loss_kwargs = True  # the Trainer passes num_items_in_batch (see token_loss)
+    label_shift = 1  # logits[:, t] scores labels[:, t + 1] (perplexity and train.distill read it)
 
     def __init__(self, vision: nn.Module, language: nn.Module, modality_token_id: int, image_token_id: int,
                  dim: int = 8, groups: int = 2, temperature: float = 10.0, scale: float = 1.0,

@@ -8,6 +8,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from plait.core.trainer_imports import peft_in_trainer
 from plait.errors import UserError
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -32,6 +33,8 @@ def prepare_quantized(model: nn.Module) -> nn.Module:
     """peft's k-bit preparation (freeze, norms in fp32); checkpointing is left to the family model."""
     from peft import prepare_model_for_kbit_training
 
+    peft_in_trainer()
+
     for module in model.modules():
         # On CPUs with AVX512-BF16, bitsandbytes repacks 4-bit weights for inference at the first eval-mode,
         # no-grad forward (an evaluation) and keeps them so: later training steps then get no gradient at all.
@@ -46,6 +49,8 @@ def add_lora(
 ) -> nn.Module:
     """`module` wrapped by peft with a LoRA adapter; checks the adapter's size against r x (in + out) per layer."""
     from peft import LoraConfig, get_peft_model
+
+    peft_in_trainer()
 
     config = LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout, target_modules=target_modules,
                         task_type=task_type, bias="none")

@@ -44,6 +44,16 @@ class TextProcessor:
         """Work done once before training; nothing by default."""
         return 0
 
+    def perplexity_scoring(self, mask_seed: int) -> tuple[str, int | None, Any]:
+        """What evaluation task `perplexity` scores: (name, label shift or None to take the model's
+        `label_shift`, a collator that masks tokens, drawn from `mask_seed`, or None). By default each
+        sample's target tokens."""
+        return "targets", None, None
+
+    def scoring_batch(self, batch: list[dict[str, Any]], masker: Any) -> dict[str, torch.Tensor]:
+        """The batch perplexity scores: the training batch (`masker` is for the text family's masked LM)."""
+        return self.collate(batch)  # type: ignore[attr-defined]
+
     def text_batch(self, batch: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
         """The text side of a training batch: right-padded ids, their mask, labels padded with -100."""
         ids = [b["input_ids"] for b in batch]

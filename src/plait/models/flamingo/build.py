@@ -11,14 +11,14 @@ import torch
 from safetensors.torch import load_model, save_model
 from transformers import AutoConfig, AutoImageProcessor, AutoModelForCausalLM, AutoTokenizer, GenerationConfig
 
-from plait.data.modalities.image import check_image
+from plait.data.modalities.image import check_optional_image
 from plait.data.sample import Sample
 from plait.errors import UserError
 from plait.models.components.freezing import apply_trainable, count_parameters
 from plait.models.components.tied import tied_aliases
 from plait.models.components.loading import load_pretrained, make_config
 from plait.models.components.tokenizer import train_tokenizer
-from plait.models.family import BuildOptions, Built, Family
+from plait.models.family import BuildOptions, Built, Family, with_position_limit
 from plait.models.flamingo.config import FlamingoModelConfig
 from plait.models.flamingo.cross_attention import GatedCrossAttention
 from plait.models.flamingo.model import FlamingoVLM, cross_attention_positions
@@ -130,33 +130,23 @@ def load(folder: Path, cfg: FlamingoModelConfig | None = None, label_smoothing: 
     return Built(model, processor, {"parameters": count_parameters(model)})
 
 
-def check(sample: Sample) -> str | None:
-    """Images must load; text-only samples are fine."""
-    return check_image(sample.media) if sample.media is not None else None
-
-
 class FlamingoFamily(Family):
     """Flamingo models (see plait.models.registry for what the family can do)."""
 
     name = "flamingo"
 
     def build(self, cfg: FlamingoModelConfig, train_samples: list[Sample], options: BuildOptions) -> Built:
-        return _with_limit(build(cfg, train_samples, options.label_smoothing))
+        return with_position_limit(build(cfg, train_samples, options.label_smoothing))
 
     def save(self, built: Built, cfg: FlamingoModelConfig, folder: Path) -> None:
         save(built, cfg, folder)
 
     def load(self, folder: Path, cfg: FlamingoModelConfig | None = None,
              options: BuildOptions = BuildOptions()) -> Built:
-        return _with_limit(load(folder, cfg, options.label_smoothing))
+        return with_position_limit(load(folder, cfg, options.label_smoothing))
 
     def check(self, sample: Sample) -> str | None:
-        return check(sample)
-
-
-def _with_limit(built: Built) -> Built:
-    built.processor.max_positions = getattr(built.model.language.config, "max_position_embeddings", None)
-    return built
+        return check_optional_image(sample)
 
 
 FLAMINGO = FlamingoFamily()

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, model_validator
 
 from plait.core.strict import Strict
 from plait.models.components.config import Component, TokenizerConfig
-from plait.models.config import FamilyConfig
-
-PARTS = ("vision", "resampler", "cross_attention", "language")
-"""The parameter groups training stages may name."""
+from plait.models.config import PartsConfig, tokenizer_problem
 
 
 class FlamingoVisionConfig(Component):
@@ -63,11 +60,13 @@ class FlamingoLanguageConfig(Component):
     """The causal language model: any transformers causal LM (OPT, GPT-2, Llama...), trained (BabyLM) or frozen (OpenFlamingo)."""
 
 
-class FlamingoModelConfig(FamilyConfig):
+class FlamingoModelConfig(PartsConfig):
     """A Flamingo model: each text token sees the resampled features of the latest image before it."""
 
     family: Literal["flamingo"] = "flamingo"
     """Model family (the discriminator)."""
+    PARTS: ClassVar[tuple[str, ...]] = ("vision", "resampler", "cross_attention", "language")
+    """The parameter groups training stages may name (each a field with `freeze`)."""
     vision: FlamingoVisionConfig
     """Vision encoder."""
     resampler: ResamplerConfig = ResamplerConfig()
@@ -86,23 +85,10 @@ class FlamingoModelConfig(FamilyConfig):
     def media_token(self) -> str:
         return self.image_token
 
-    def default_trainable(self) -> list[str]:
-        """The parts trained when the experiment has no stages: everything not frozen."""
-        return [p for p in PARTS if not getattr(self, p).freeze]
-
-    def trainable_problems(self, parts: list[str], groups: tuple[str, ...] = PARTS) -> list[str]:
-        """Why a stage cannot train `parts` (vision, resampler, cross_attention, language), or nothing."""
-        problems = super().trainable_problems(parts, groups)
-        problems += [f"`{p}` is frozen (model.{p}.freeze: true); set freeze: false to train it in a stage"
-                     for p in parts if p in PARTS and getattr(self, p).freeze]
-        return problems
-
     @model_validator(mode="after")
     def _checks(self) -> "FlamingoModelConfig":
-        tok = self.tokenizer
-        if tok.pretrained is None and tok.train is None and self.language.pretrained is None:
-            raise ValueError("tokenizer: a language model built from a config needs `tokenizer.train` "
-                             "(e.g. {kind: wordlevel}) or `tokenizer.pretrained`")
+        if problem := tokenizer_problem(self.tokenizer, self.language.pretrained):
+            raise ValueError(problem)
         if self.image_token == self.end_of_chunk:
             raise ValueError("end_of_chunk: must differ from image_token")
         hidden = (self.language.config or {}).get("hidden_size") or (self.language.config or {}).get("n_embd")

@@ -10,7 +10,7 @@ from torch import nn
 from transformers.modeling_outputs import CausalLMOutputWithPast
 
 from plait.models.components.loss import token_loss
-from plait.models.components.tied import drop_tied_aliases, tied_aliases
+from plait.models.components.tied import WrapsTransformersModel, drop_tied_aliases
 from plait.models.flamingo.cross_attention import GatedCrossAttention, media_index
 from plait.models.flamingo.resampler import Resampler
 
@@ -96,10 +96,10 @@ def wrap_layers(language: nn.Module, make_block: Callable[[], GatedCrossAttentio
     return blocks
 
 
-class FlamingoVLM(nn.Module):
+class FlamingoVLM(WrapsTransformersModel, nn.Module):
     """Vision encoder -> resampler -> the LM, whose wrapped layers cross-attend to the images."""
 
-    accepts_loss_kwargs = True  # the Trainer passes num_items_in_batch (see token_loss)
+    wrapped = "language"
 
     def __init__(self, vision: nn.Module, resampler: Resampler, language: nn.Module, image_token_id: int,
                  make_block: Callable[[], GatedCrossAttention], positions: list[int], vision_layer: int = -1,
@@ -116,23 +116,6 @@ class FlamingoVLM(nn.Module):
         # the blocks sit in the LM's layers and, by the same tensors, in self.cross_attention: the state dict
         # keeps the first name of each (as it does tied embeddings), which loading restores through the sharing
         drop_tied_aliases(self)
-
-    @property
-    def _keys_to_ignore_on_save(self) -> list[str]:
-        """Names left out of checkpoints as aliases; the Trainer checks a resumed checkpoint's missing keys against them."""
-        return sorted(tied_aliases(self))
-
-    def tie_weights(self) -> None:
-        """Nothing to do: the aliases are the same tensors, restored with the names they share."""
-
-    @property
-    def config(self):
-        """The language model's config (the Trainer reads a few fields from it)."""
-        return self.language.config
-
-    def gradient_checkpointing_enable(self, **kwargs: Any) -> None:
-        """Recompute the language model's activations in the backward pass."""
-        self.language.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
 
     def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
         """Parameters by the part training stages name (the blocks live inside the LM's layers, counted apart)."""

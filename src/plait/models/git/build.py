@@ -17,14 +17,14 @@ from transformers import (
     GitForCausalLM,
 )
 
-from plait.data.modalities.image import check_image
+from plait.data.modalities.image import check_optional_image
 from plait.data.sample import Sample
 from plait.errors import UserError
 from plait.models.components.freezing import apply_trainable, count_parameters
 from plait.models.components.tied import tied_aliases
 from plait.models.components.loading import load_pretrained, make_config
 from plait.models.components.tokenizer import train_tokenizer
-from plait.models.family import BuildOptions, Built, Family
+from plait.models.family import BuildOptions, Built, Family, with_position_limit
 from plait.models.git.config import GitModelConfig
 from plait.models.git.model import GitVLM, replace_encoder, set_image_tokens
 from plait.models.git.processor import GitProcessor
@@ -152,37 +152,27 @@ def export_git(folder: Path, out: Path) -> Path:
     return out
 
 
-def check(sample: Sample) -> str | None:
-    """Images must load; text-only samples are fine."""
-    return check_image(sample.media) if sample.media is not None else None
-
-
 class GitFamily(Family):
     """GIT models (see plait.models.registry for what the family can do)."""
 
     name = "git"
 
     def build(self, cfg: GitModelConfig, train_samples: list[Sample], options: BuildOptions) -> Built:
-        return _with_limit(build(cfg, train_samples, options.label_smoothing))
+        return with_position_limit(build(cfg, train_samples, options.label_smoothing))
 
     def save(self, built: Built, cfg: GitModelConfig, folder: Path) -> None:
         save(built, cfg, folder)
 
     def load(self, folder: Path, cfg: GitModelConfig | None = None, options: BuildOptions = BuildOptions()) -> Built:
-        return _with_limit(load(folder, cfg, options.label_smoothing))
+        return with_position_limit(load(folder, cfg, options.label_smoothing))
 
     def check(self, sample: Sample) -> str | None:
-        return check(sample)
+        return check_optional_image(sample)
 
     def export(self, folder: Path, target: Path, merge: bool) -> dict[str, Any]:
         """GitForCausalLM's own folder (merge does not apply: GIT has no adapters here)."""
         export_git(folder, target)
         return {"class": "GitForCausalLM", "quantized_4bit": False, "adapter": None}
-
-
-def _with_limit(built: Built) -> Built:
-    built.processor.max_positions = built.model.git.config.max_position_embeddings
-    return built
 
 
 GIT = GitFamily()

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import model_validator
 
 from plait.core.strict import Strict
 from plait.models.components.config import Component, TokenizerConfig
-from plait.models.config import FamilyConfig
-
-PARTS = ("vision", "projection", "language")
-"""The parameter groups training stages may name."""
+from plait.models.config import PartsConfig, tokenizer_problem
 
 
 class GitVisionConfig(Strict):
@@ -59,11 +56,13 @@ class GitLanguageConfig(Component):
         return self
 
 
-class GitModelConfig(FamilyConfig):
+class GitModelConfig(PartsConfig):
     """GIT: image tokens (bidirectional among themselves) placed before the text, which is causal and sees them all."""
 
     family: Literal["git"] = "git"
     """Model family (the discriminator)."""
+    PARTS: ClassVar[tuple[str, ...]] = ("vision", "projection", "language")
+    """The parameter groups training stages may name (each a field with `freeze`)."""
     vision: GitVisionConfig = GitVisionConfig()
     """Image encoder."""
     projection: ProjectionConfig = ProjectionConfig()
@@ -73,23 +72,10 @@ class GitModelConfig(FamilyConfig):
     tokenizer: TokenizerConfig = TokenizerConfig()
     """Tokenizer."""
 
-    def default_trainable(self) -> list[str]:
-        """The parts trained when the experiment has no stages: everything not frozen."""
-        return [p for p in PARTS if not getattr(self, p).freeze]
-
-    def trainable_problems(self, parts: list[str], groups: tuple[str, ...] = PARTS) -> list[str]:
-        """Why a stage cannot train `parts` (vision, projection, language), or nothing."""
-        problems = super().trainable_problems(parts, groups)
-        problems += [f"`{p}` is frozen (model.{p}.freeze: true); set freeze: false to train it in a stage"
-                     for p in parts if p in PARTS and getattr(self, p).freeze]
-        return problems
-
     @model_validator(mode="after")
     def _checks(self) -> "GitModelConfig":
-        tok = self.tokenizer
-        if tok.pretrained is None and tok.train is None and self.language.pretrained is None:
-            raise ValueError("tokenizer: a GIT model built from a config needs `tokenizer.train` "
-                             "(e.g. {kind: wordlevel}) or `tokenizer.pretrained`")
+        if problem := tokenizer_problem(self.tokenizer, self.language.pretrained, "a GIT model"):
+            raise ValueError(problem)
         if not self.default_trainable():
             raise ValueError("every part is frozen: nothing would train")
         return self

@@ -10,7 +10,7 @@ from transformers import GitForCausalLM
 from transformers.modeling_outputs import CausalLMOutputWithPast
 
 from plait.models.components.loss import token_loss
-from plait.models.components.tied import drop_tied_aliases, tied_aliases
+from plait.models.components.tied import WrapsTransformersModel, drop_tied_aliases
 
 
 def replace_encoder(git: GitForCausalLM, encoder: nn.Module, image_tokens: int) -> None:
@@ -31,37 +31,22 @@ def set_image_tokens(git: GitForCausalLM, image_tokens: int) -> None:
         layer.attention.self.image_patch_tokens = image_tokens
 
 
-class GitVLM(nn.Module):
+class GitVLM(WrapsTransformersModel, nn.Module):
     """GitForCausalLM, trained with plait's token loss.
 
     GitForCausalLM's own loss always drops the image positions, so a batch without pixel values (text only)
     fails in it; here the image positions are the logits' length minus the text's, 0 for a text-only batch.
+    The logits returned are the text's (the image positions predict nothing), lined up with input_ids like
+    every other causal family's: logits[:, t] scores labels[:, t + 1].
     """
 
-    accepts_loss_kwargs = True  # the Trainer passes num_items_in_batch (see token_loss)
+    wrapped = "git"
 
     def __init__(self, git: GitForCausalLM, label_smoothing: float = 0.0) -> None:
         super().__init__()
         self.git = git
         self.label_smoothing = label_smoothing
         drop_tied_aliases(self)  # a tied output head is saved once (the Trainer's checkpoints refuse shared tensors)
-
-    @property
-    def _keys_to_ignore_on_save(self) -> list[str]:
-        """Names left out of checkpoints as aliases; the Trainer checks a resumed checkpoint's missing keys against them."""
-        return sorted(tied_aliases(self))
-
-    def tie_weights(self) -> None:
-        """Nothing to do: the aliases are the same tensors, restored with the names they share."""
-
-    @property
-    def config(self):
-        """GIT's config (the Trainer reads a few fields from it)."""
-        return self.git.config
-
-    def gradient_checkpointing_enable(self, **kwargs: Any) -> None:
-        """Recompute GIT's activations in the backward pass."""
-        self.git.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
 
     def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
         """Parameters by the part training stages name: vision (encoder), projection, language (the rest)."""
@@ -78,13 +63,13 @@ class GitVLM(nn.Module):
                 pixel_values: torch.Tensor | None = None, labels: torch.Tensor | None = None,
                 num_items_in_batch: torch.Tensor | int | None = None) -> CausalLMOutputWithPast:
         """pixel_values (batch, C, H, W), or (batch, frames, C, H, W) with num_image_with_embedding; None = text only.
-        Logits have image tokens + text length positions."""
+        Logits have the text's positions (GIT's image-token positions are dropped)."""
         out = self.git(input_ids=input_ids, attention_mask=attention_mask, pixel_values=pixel_values, use_cache=False)
+        logits = out.logits[:, out.logits.shape[1] - input_ids.shape[1]:]
         loss = None
         if labels is not None:
-            images = out.logits.shape[1] - input_ids.shape[1]
-            loss = token_loss(out.logits[:, images:-1], labels[:, 1:], self.label_smoothing, num_items_in_batch)
-        return CausalLMOutputWithPast(loss=loss, logits=out.logits)
+            loss = token_loss(logits[:, :-1], labels[:, 1:], self.label_smoothing, num_items_in_batch)
+        return CausalLMOutputWithPast(loss=loss, logits=logits)
 
     @torch.no_grad()
     def generate(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,

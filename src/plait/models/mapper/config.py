@@ -8,7 +8,7 @@ from pydantic import Field, field_validator, model_validator
 
 from plait.core.strict import Strict
 from plait.models.components.config import Component, TokenizerConfig
-from plait.models.config import FamilyConfig
+from plait.models.config import FamilyConfig, tokenizer_problem
 
 Activation = Literal["gelu", "relu", "silu", "tanh"]
 
@@ -117,10 +117,6 @@ class MapperModelConfig(FamilyConfig):
 
     @model_validator(mode="after")
     def _tokenizer_source(self) -> MapperModelConfig:
-        tok = self.tokenizer
-        if tok.pretrained is None and tok.train is None and self.backbone.pretrained is None:
-            raise ValueError(
-                "tokenizer: a backbone built from a config needs `tokenizer.train` "
-                "(e.g. {kind: wordlevel}) or `tokenizer.pretrained`"
-            )
+        if problem := tokenizer_problem(self.tokenizer, self.backbone.pretrained, "a backbone"):
+            raise ValueError(problem)
         return self

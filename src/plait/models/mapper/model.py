@@ -14,7 +14,7 @@ class MapperSeq2Seq(nn.Module):
     """The encoder sees [encoder-prompt token embeddings][mapped frames]; the decoder starts with its prompt."""
 
     accepts_loss_kwargs = True  # the Trainer passes num_items_in_batch (see token_loss)
-    label_shift = 0  # decoder logits line up with labels (train.distill reads it)
+    label_shift = 0  # decoder logits line up with labels (perplexity and train.distill read it)
 
     def __init__(self, norm: nn.Module, mapper: nn.Module, dropout: float, backbone: nn.Module,
                  label_smoothing: float = 0.0) -> None:

@@ -36,7 +36,7 @@ from plait.models.components.peft import (
 )
 from plait.models.components.projector import MLPProjector
 from plait.models.components.tokenizer import train_tokenizer
-from plait.models.family import BuildOptions, Built, Family
+from plait.models.family import BuildOptions, Built, Family, with_position_limit
 from plait.models.projector.config import ProjectorModelConfig
 from plait.models.projector.features import feature_cache
 from plait.models.projector.model import ProjectorVLM
@@ -285,12 +285,6 @@ def check_same_model(saved: ProjectorModelConfig, cfg: ProjectorModelConfig, fol
         raise UserError(f"init_from {folder.parent}: the experiment's model differs from that run's in "
                         f"{', '.join(diff[:5])}; only freezing, LoRA dropout and new LoRA adapters may change")
     return cfg
-
-
-def with_position_limit(built: Built) -> Built:
-    """`built` with its processor told how many positions the language model takes (chat warns beyond)."""
-    built.processor.max_positions = getattr(built.model.language.config, "max_position_embeddings", None)
-    return built
 
 
 class ProjectorFamily(Family):

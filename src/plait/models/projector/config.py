@@ -8,7 +8,7 @@ from pydantic import Field, model_validator
 
 from plait.core.strict import Strict
 from plait.models.components.config import Component, TokenizerConfig
-from plait.models.config import FamilyConfig, config_differences
+from plait.models.config import FamilyConfig, config_differences, tokenizer_problem
 
 
 class LoraSpec(Strict):
@@ -175,12 +175,8 @@ class ProjectorModelConfig(FamilyConfig):
 
     @model_validator(mode="after")
     def _tokenizer_source(self) -> "ProjectorModelConfig":
-        tok = self.tokenizer
-        if tok.pretrained is None and tok.train is None and self.language.pretrained is None:
-            raise ValueError(
-                "tokenizer: a language model built from a config needs `tokenizer.train` "
-                "(e.g. {kind: wordlevel}) or `tokenizer.pretrained`"
-            )
+        if problem := tokenizer_problem(self.tokenizer, self.language.pretrained):
+            raise ValueError(problem)
         if self.placement == "placeholder" and (self.prefix or self.suffix):
             raise ValueError("prefix/suffix are used only with placement: between")
         return self

@@ -16,7 +16,7 @@ class ProjectorVLM(nn.Module):
     """Image features, projected, replace the embeddings of image tokens in the LM's input."""
 
     accepts_loss_kwargs = True  # the Trainer passes num_items_in_batch (see token_loss)
-    label_shift = 1  # logits[:, t] scores labels[:, t + 1] (train.distill reads it)
+    label_shift = 1  # logits[:, t] scores labels[:, t + 1] (perplexity and train.distill read it)
 
     def __init__(
         self,

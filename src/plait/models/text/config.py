@@ -8,7 +8,7 @@ from pydantic import Field, model_validator
 
 from plait.core.strict import Strict
 from plait.models.components.config import TokenizerConfig
-from plait.models.config import FamilyConfig
+from plait.models.config import FamilyConfig, tokenizer_problem
 
 Task = Literal["causal_lm", "masked_lm", "classification"]
 
@@ -70,9 +70,8 @@ class TextModelConfig(FamilyConfig):
             raise ValueError("set exactly one of `pretrained` (a checkpoint) or `config` (a mapping with model_type)")
         if self.config is not None and "model_type" not in self.config:
             raise ValueError("`config` needs a `model_type` key, e.g. model_type: bert")
-        if self.config is not None and self.tokenizer.pretrained is None and self.tokenizer.train is None:
-            raise ValueError("tokenizer: a model built from a config needs `tokenizer.train` (e.g. {kind: wordlevel}) "
-                             "or `tokenizer.pretrained`")
+        if problem := tokenizer_problem(self.tokenizer, self.pretrained, "a model"):
+            raise ValueError(problem)
         if self.task != "classification" and (self.labels is not None or self.problem != "single_label"):
             raise ValueError(f"labels/problem: only for task classification, not {self.task}")
         if self.problem == "regression" and self.labels is not None:

@@ -12,6 +12,7 @@ from transformers import DataCollatorForLanguageModeling, DataCollatorWithPaddin
 
 from plait.data.collate import mask, pad
 from plait.data.sample import Sample
+from plait.errors import UserError
 from plait.models.components.text import TextProcessor
 
 
@@ -95,6 +96,16 @@ class TextModelProcessor(TextProcessor):
     def length(self, sample: Sample) -> int:
         """Tokens in the sample's training input."""
         return len(self.encode_train(sample)["input_ids"])
+
+    def perplexity_scoring(self, mask_seed: int) -> tuple[str, int | None, Any]:
+        """Causal LMs: every next token; masked LMs: the tokens masked with the seed `mask_seed`."""
+        task = self.settings.task
+        if task not in ("causal_lm", "masked_lm"):
+            raise UserError(f"eval.task: perplexity needs a causal_lm or masked_lm model, not {task}")
+        return (task, 0, self.mlm_collator(seed=mask_seed)) if task == "masked_lm" else (task, 1, None)
+
+    def scoring_batch(self, batch: list[dict[str, Any]], masker: Any) -> dict[str, torch.Tensor]:
+        return self.collate(batch, masker)
 
     def collate(self, batch: list[dict[str, Any]], masker: Any = None) -> dict[str, torch.Tensor]:
         """Training batch: padded ids, mask, and labels (-100 where no loss is taken)."""

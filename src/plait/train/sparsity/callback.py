@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 
+from plait.core.trainer_imports import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 from plait.errors import UserError
 from plait.runs.rundir import RunDir
 from plait.train.sparsity.config import SparsityConfig, drop_fraction_at, is_update_step
