@@ -36,7 +36,7 @@ from tests.tiny import tiny, write_experiment
     (192, 192, 1.9, 1.4, 8, True, "8 epochs of 192 images save ~11.20 s"),
     (192, 24, 1.9 / 8, 1.4, 0.5, True, "more than"),  # most entries found: even half an epoch pays
     (192, 192, 1.9, 0.95, 2, False, "not more than"),  # 1.9 s saved does not beat a 1.9 s fill
-    (192, 0, 0.0, -0.1, 8, False, "reading an entry costs as much as encoding"),  # a tiny encoder
+    (192, 0, 0.0, -0.1, 8, False, "reading a stored entry is no cheaper than encoding"),  # a tiny encoder
     (0, 0, 0.0, 0.0, 8, False, "no training sample has an image"),
 ])
 def test_decide_weighs_the_fill_against_the_saving_over_the_epochs(inputs, missing, fill_s, saving_s, epochs,

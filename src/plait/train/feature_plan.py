@@ -46,7 +46,7 @@ def decide(inputs: int, missing: int, fill_s: float, saving_s_per_epoch: float,
     saving = saving_s_per_epoch * epochs
     run = f"{epochs:.3g} epoch{'' if epochs == 1 else 's'} of {inputs} images"
     if saving <= 0:
-        return False, f"reading an entry costs as much as encoding an image ({run})"
+        return False, f"reading a stored entry is no cheaper than encoding its image ({run})"
     if missing == 0:
         return True, f"every training input is cached already; {run} save ~{saving:.2f} s of encoder time"
     if saving > fill_s:
