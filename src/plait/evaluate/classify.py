@@ -70,7 +70,7 @@ def predict_outputs(model: torch.nn.Module, processor: Any, samples: list[Sample
     try:
         bar = tqdm(total=len(samples), desc="classify", unit="sample", disable=not progress, leave=False)
         for start in range(0, len(samples), batch_size):
-            batch = processor.collate([processor.encode_train(s) for s in samples[start:start + batch_size]])
+            batch = processor.collate(processor.encode_train_many(samples[start:start + batch_size]))
             batch.pop("labels", None)
             outputs.append(model(**{k: v.to(device) for k, v in batch.items()}).logits.float().cpu())
             bar.update(min(batch_size, len(samples) - start))

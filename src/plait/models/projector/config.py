@@ -67,7 +67,9 @@ class VisionConfig(Component):
     cache_features: bool | Literal["auto"] = "auto"
     """Compute the frozen encoder's outputs once, store them on disk under $PLAIT_CACHE/features (keyed by the
     encoder's weights, these feature settings and each image's bytes) and read them back in later epochs and runs.
-    auto: only when that cannot change training (frozen encoder, no LoRA, no dropout); true: require it; false: off."""
+    auto: only when that cannot change training (frozen encoder, no LoRA, no dropout) and when it pays: the run
+    times a probe batch and caches when the encoder time saved over its epochs beats filling the missing entries
+    (decision in status.json's feature_cache; a resume keeps it); true: require it; false: off."""
     lora: LoraSpec | None = None
     """Train a LoRA adapter instead of the encoder's weights (the base stays fixed; `freeze` is then ignored)."""
 
