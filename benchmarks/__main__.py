@@ -1,4 +1,4 @@
-"""python -m benchmarks {overhead,feature-cache,padding-free,pose-cache,sparsity-overhead,new-families,all} [--repeats N] [--append]
+"""python -m benchmarks {overhead,feature-cache,padding-free,pose-cache,sparsity-overhead,new-families,data-path,all} [--repeats N] [--append]
 
 Runs the issue-9 speed benchmarks in this process and prints each as a Markdown section; with --append,
 also appends it to benchmarks/RESULTS.md. Exits 1 when a figure misses its target.
@@ -12,6 +12,7 @@ import os
 import torch
 
 from benchmarks.common import RESULTS
+from benchmarks.data_path import DataPath
 from benchmarks.feature_cache import FeatureCache
 from benchmarks.new_families import NewFamilies
 from benchmarks.overhead import Overhead
@@ -21,7 +22,7 @@ from benchmarks.sparsity_overhead import SparsityOverhead
 from plait.bench.report import append
 
 BENCHMARKS = {b.name: b for b in (Overhead(), FeatureCache(), PaddingFree(), PoseCache(), SparsityOverhead(),
-                                       NewFamilies())}
+                                       NewFamilies(), DataPath())}
 
 
 def main() -> int:

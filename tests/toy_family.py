@@ -55,6 +55,9 @@ class ToyProcessor:
         answer = self.answers.index(sample.target) if sample.target in self.answers else -100
         return {"inputs": self._inputs(sample), "labels": answer}
 
+    def encode_train_many(self, samples: list[Sample]) -> list[dict[str, Any]]:
+        return [self.encode_train(s) for s in samples]
+
     def collate(self, batch: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
         return {"inputs": torch.stack([b["inputs"] for b in batch]),
                 "labels": torch.tensor([[b["labels"]] for b in batch])}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -73,6 +74,8 @@ def preflight(exp: Experiment) -> None:
     checkpoints (instantiated by transformers, found offline)."""
     check_writable_folder(exp.output_dir, "output_dir")
     check_model(exp.model)
+    if problems := exp.teacher_problems():
+        raise UserError(problems[0])
 
 
 def dry_run_experiment(exp: Experiment) -> Experiment:
@@ -101,8 +104,9 @@ def run_experiment(exp: Experiment, dry_run: bool = False, progress: bool = True
             init_folder(exp.init_from, exp.model)  # before any run directory exists
         if dry_run:
             exp = dry_run_experiment(exp)
+        fresh = run is None
         run = run or create_run_dir(exp.output_dir, exp.name, dry_run, hold=is_main_process())
-        with writing(run), failure_recorded(run):
+        with discarded_on_bad_input(run, fresh), writing(run), failure_recorded(run):
             if is_main_process():  # the other ranks of a distributed run only train
                 atomic.write_yaml(run.config, exp.model_dump(mode="json"))
                 atomic.write_json(run.env, capture_env(exp.seed, argv if argv is not None else sys.argv))
@@ -180,6 +184,21 @@ def failure_recorded(run: RunDir) -> Iterator[None]:
         raise
 
 
+@contextlib.contextmanager
+def discarded_on_bad_input(run: RunDir, fresh: bool) -> Iterator[None]:
+    """Remove a run directory this process just made when bad input (a UserError) stops it during set-up
+    (building the model, its teacher, its sparsity masks): no run started, so none is left behind. A run that
+    trained a step, saved a checkpoint or a model keeps its directory, marked failed."""
+    try:
+        yield
+    except UserError:
+        if fresh and is_main_process() and phase(run) == "set-up":
+            shutil.rmtree(run.path, ignore_errors=True)
+            with contextlib.suppress(OSError):
+                run.path.parent.rmdir()  # the experiment's folder, when this was its only run
+        raise
+
+
 def phase(run: RunDir) -> str:
     """What a run was doing, from what it has written: set-up, training or final evaluation."""
     if run.model.is_dir():
@@ -201,6 +220,9 @@ def execute(exp: Experiment, run: RunDir, data: Prepared, progress: bool, resume
     run.log({"step": 0, "split": "event", "event": "built", **built.info})
     max_new = exp.eval.max_new_tokens or derive_max_new_tokens(built.processor, data.splits["train"])
     validation = data.splits.get("validation") or []
+    if not validation and any(t.eval_every > 0 for t in [exp.train, *(s.train for s in exp.stages)]):
+        raise UserError("train.eval_every is set but the data has no validation split "
+                        "(add one, or set data.validation_from_train)")
     if exp.eval.validation_samples:
         validation = validation[: exp.eval.validation_samples]
 

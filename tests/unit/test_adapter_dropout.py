@@ -73,7 +73,8 @@ def test_layer_counts_come_from_a_cached_hub_checkpoint(tmp_path, monkeypatch):
         (tmp_path / f"models--{name}" / "refs").mkdir()
         (tmp_path / f"models--{name}" / "refs" / "main").write_text("abc")
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))
-    raw = tiny_model(dropout="0.1:0.2:1.01") | {"vision": {"pretrained": "org/clip"},
+    # every: 1 (the default 4 is more than this encoder's 3 layers, which the config refuses)
+    raw = tiny_model(dropout="0.1:0.2:1.01") | {"vision": {"pretrained": "org/clip", "every": 1},
                                                  "language": {"pretrained": "org/lm"}, "tokenizer": {}}
     cfg = AdapterModelConfig.model_validate(raw)
     assert cfg.layer_dropout == {"language": [0.1, 0.101, 0.10201, 0.10303, 0.104060],

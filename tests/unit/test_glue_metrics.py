@@ -64,3 +64,20 @@ def test_classify_scores_labelled_samples_and_counts_the_rest():
     assert result["values"]["f1"] == pytest.approx(100 * skm.f1_score(truth, predictions[:10], pos_label="yes",
                                                                        zero_division=0))
     assert result["coverage"] == {"evaluated": 10, "left_out": {"no label": 3}, "truncated": 0}
+
+
+def test_a_label_the_model_has_no_class_for_is_left_out_and_counted():
+    """A held-out label no training sample had (nor model.labels) cannot be scored against the model's classes."""
+    samples = [Sample(id=str(i), prompt=f"the cat {'sees' if i % 2 else 'likes'} a dog", target=["no", "yes"][i % 2])
+               for i in range(8)]
+    built = build(TextModelConfig.model_validate(text_model("classification")), samples)
+    held_out = samples[:5] + [Sample(id="m", prompt="the cat sees a bird", target="maybe")]
+    cfg = EvalConfig(task="classify", metrics=["accuracy"], batch_size=4)
+    result, predictions = classify(built, held_out, cfg, progress=False)
+    assert len(predictions) == 6
+    truth = [s.target for s in held_out[:5]]
+    assert result["values"]["accuracy"] == pytest.approx(100 * skm.accuracy_score(truth, predictions[:5]))
+    assert result["coverage"]["evaluated"] == 5
+    assert result["coverage"]["left_out"] == {"label unknown to the model": 1}
+    unknown, _ = classify(built, held_out[5:], cfg, progress=False)
+    assert "no sample has a label the model knows" in unknown["note"]

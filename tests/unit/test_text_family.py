@@ -12,7 +12,7 @@ from plait.errors import UserError
 from plait.models.text.build import build, load, save
 from plait.models.text.config import TextModelConfig
 from plait.models.text.export import export_model
-from tests.text_tiny import corpus, text_model
+from tests.text_tiny import BERT, corpus, text_model
 
 PAIRS = [Sample(id=str(i), prompt="the cat sees a dog", target=["no", "yes"][i % 2], meta={"text_pair": "a bird"})
          for i in range(4)]
@@ -86,8 +86,12 @@ def test_config_errors_name_the_field():
     with pytest.raises(ValidationError, match="mask_replace_prob \\+ random_replace_prob"):
         TextModelConfig.model_validate(text_model("masked_lm", masking={"mask_replace_prob": 0.9,
                                                                          "random_replace_prob": 0.2}))
-    with pytest.raises(UserError, match="model.max_length: 100 tokens"):
-        build(TextModelConfig.model_validate(text_model("masked_lm", max_length=100)), corpus())
+    with pytest.raises(ValidationError, match="max_length: 100 tokens exceed config.max_position_embeddings 64"):
+        TextModelConfig.model_validate(text_model("masked_lm", max_length=100))
+    # RoBERTa's positions start after the padding id: 64 positions hold fewer than 64 tokens, found at build time
+    roberta = {**BERT, "model_type": "roberta"}
+    with pytest.raises(UserError, match="model.max_length: 64 tokens \\(\\+[0-9]+ position offset\\) exceed"):
+        build(TextModelConfig.model_validate(text_model("masked_lm", roberta, max_length=64)), corpus())
 
 
 def test_multi_label_targets_become_multi_hot_float_labels_scored_with_micro_f1():

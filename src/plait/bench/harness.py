@@ -26,7 +26,8 @@ from plait.models.registry import get_family
 from plait.pipeline import Prepared, prepare_data
 from plait.runs import atomic
 from plait.runs.rundir import create_run_dir
-from plait.train.loop import make_optimizer, train
+from plait.train.feature_plan import measure
+from plait.train.loop import make_optimizer, planned_epochs, train
 from plait.train.schedules import build_scheduler
 from plait.train.seed import seed_everything
 
@@ -72,7 +73,8 @@ def run_plait(exp: Experiment, data: Prepared, workdir: Path, sync: bool = True)
     records = atomic.read_jsonl(run.metrics)
     losses = [r["loss"] for r in records if r.get("split") == "train" and "loss" in r]
     fill = next((r for r in records if r.get("event") == "feature_cache"), {})
-    return Timing("plait", {}, losses, probe, {"built": built, "feature_cache": fill})
+    return Timing("plait", {}, losses, probe, {"built": built, "feature_cache": fill,
+                                               "feature_cache_decision": run.status().feature_cache})
 
 
 def run_reference(exp: Experiment, data: Prepared, sync: bool = True) -> Timing:
@@ -81,14 +83,17 @@ def run_reference(exp: Experiment, data: Prepared, sync: bool = True) -> Timing:
 
     built = build(exp, data)
     cfg, samples, processor = exp.train, data.splits["train"], built.processor
-    if processor.features is not None:
-        processor.prepare_training(samples)  # the cache belongs to the data, which both sides share
+    if processor.features is not None:  # the cache belongs to the data, which both sides share; decided as plait does
+        if measure(processor.features, samples, planned_epochs(cfg, len(samples))).decision == "on":
+            processor.prepare_training(samples)
+        else:
+            processor.features = None
     collate = FlatteningCollator(processor.collate) if cfg.padding_free else processor.collate
     sampler = None
     if cfg.group_by_length:
         sampler = LengthGroupedSampler(cfg.batch_size * cfg.grad_accum, lengths=[processor.length(s) for s in samples])
-    loader = reference_loader(EncodedDataset(samples, processor.encode_train), cfg.batch_size, collate, exp.seed,
-                              cfg.num_workers, sampler)
+    dataset = EncodedDataset(samples, processor.encode_train, encode_many=processor.encode_train_many)
+    loader = reference_loader(dataset, cfg.batch_size, collate, exp.seed, cfg.num_workers, sampler)
     optimizer = make_optimizer(built.model, cfg)
     scheduler = build_scheduler(optimizer, cfg.schedule, cfg.max_steps, cfg.lr)
     with Probe(built.model, sync) as probe:

@@ -72,12 +72,7 @@ def model_problems(exp: "Experiment", source: str, set_keys: list[str]) -> list[
 
 def missing_files(exp: "Experiment", source: str) -> list[str]:
     """One line per data file (or init_from run) the experiment names that does not exist."""
-    lines = []
-    data = exp.data.source
-    for name in type(data).model_fields:
-        value = getattr(data, name)
-        if isinstance(value, Path) and not value.exists():
-            lines.append(f"{source}: data.source.{name}: {value} does not exist")
+    lines = [f"{source}: {line}" for line in [*exp.data.missing_files(), *exp.teacher_problems()]]
     if exp.init_from and not Path(exp.init_from).is_dir():
         lines.append(f"{source}: init_from: {exp.init_from} does not exist")
     return lines

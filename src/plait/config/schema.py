@@ -153,6 +153,12 @@ class Experiment(Strict):
                                                                      "headline": headline}))
         return self
 
+    def teacher_problems(self) -> list[str]:
+        """One line per distillation teacher (train.distill, stages[i].train.distill) that cannot be found."""
+        sections = [("train", self.train), *((f"stages[{i}].train", s.train) for i, s in enumerate(self.stages))]
+        found = (t.distill.teacher_problem(f"{key}.distill.teacher") for key, t in sections if t.distill)
+        return [line for line in found if line]
+
     def produced_metrics(self) -> list[str]:
         """Metrics an in-training validation reports: the validation loss and `eval.metrics`."""
         return ["loss", *(self.eval.metrics or []), *self.data.source_metrics()]

@@ -217,5 +217,6 @@ class DataConfig(Strict):
 
     def missing_files(self) -> list[str]:
         """One line per file or folder the source names that does not exist: its full dotted key and path."""
-        return [f"data.source.{name}: {value} does not exist"
-                for name, value in self.source if isinstance(value, Path) and not value.exists()]
+        lines = [f"data.source.{name}: {value} does not exist"
+                 for name, value in self.source if isinstance(value, Path) and not value.exists()]
+        return lines + (self.source.missing_files() if isinstance(self.source, TextSource) else [])

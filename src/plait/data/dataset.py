@@ -199,10 +199,11 @@ def screen(
         bad = report.total - report.kept
         if report.total and bad / report.total > max_bad_fraction:
             first = report.examples[0] if report.examples else {}
+            shown = first.get("media") if first.get("media") not in (None, "None") else f"sample {first.get('id')}"
             hint = f"; {missing_hint}" if missing_hint and "missing file" in report.skipped else ""
             raise UserError(
                 f"data ({name} split): {bad} of {report.total} samples unusable "
-                f"({', '.join(f'{r}: {n}' for r, n in report.skipped.items())}; first: {first.get('media')}), "
+                f"({', '.join(f'{r}: {n}' for r, n in report.skipped.items())}; first: {shown}), "
                 f"more than data.max_bad_fraction={max_bad_fraction}{hint}"
             )
         kept_splits[name], reports[name] = kept, report
@@ -213,11 +214,17 @@ class EncodedDataset(Dataset):
     """Samples encoded on access by a family processor's `encode` function; with `keep_bytes`, each encoded
     sample is kept after its first use while the kept tensors fit in that many bytes, so later epochs skip
     tokenising and media processing (encoding is a pure function of the sample: nothing changes but time).
-    In data-loader worker processes the kept samples live as long as the worker (one epoch)."""
+    In data-loader worker processes the kept samples live as long as the worker (one epoch).
 
-    def __init__(self, samples: list[Sample], encode: Callable[[Sample], dict[str, Any]], keep_bytes: int = 0) -> None:
+    torch's DataLoader fetches a whole batch through `__getitems__`; the batch's samples not kept yet are then
+    encoded together by `encode_many` when given (the processor's `encode_train_many`: one image-processor call
+    per batch), which gives each sample exactly what `encode` would."""
+
+    def __init__(self, samples: list[Sample], encode: Callable[[Sample], dict[str, Any]], keep_bytes: int = 0,
+                 encode_many: Callable[[list[Sample]], list[dict[str, Any]]] | None = None) -> None:
         self.samples = samples
         self.encode = encode
+        self.encode_many = encode_many
         self.keep_bytes = keep_bytes
         self.kept: dict[int, dict[str, Any]] = {}
         self.kept_bytes = 0
@@ -230,12 +237,32 @@ class EncodedDataset(Dataset):
         if found is not None:
             return found
         item = self.encode(self.samples[index])
+        self._keep(index, item)
+        return item
+
+    def __getitems__(self, indices: list[int]) -> list[dict[str, Any]]:
+        """The items `__getitem__` gives for `indices`, in order, with those not kept encoded in one call (and
+        kept in the same order `__getitem__` would keep them)."""
+        kept = self.kept
+        missing = [i for i in indices if i not in kept]
+        if not missing:  # every epoch after the first, when the budget holds them all
+            return [kept[i] for i in indices]
+        missing = list(dict.fromkeys(missing))
+        batch = [self.samples[i] for i in missing]
+        if self.encode_many is not None and batch:
+            fresh = dict(zip(missing, self.encode_many(batch), strict=True))
+        else:
+            fresh = {i: self.encode(sample) for i, sample in zip(missing, batch)}
+        for index in missing:
+            self._keep(index, fresh[index])
+        return [fresh[i] if i in fresh else kept[i] for i in indices]
+
+    def _keep(self, index: int, item: dict[str, Any]) -> None:
         if self.keep_bytes:
             size = _nbytes(item)
             if self.kept_bytes + size <= self.keep_bytes:
                 self.kept[index] = item
                 self.kept_bytes += size
-        return item
 
 
 def _nbytes(item: dict[str, Any]) -> int:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import codecs
+import glob
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field, ValidationInfo
+from pydantic import AfterValidator, Field, ValidationInfo, field_validator
 
 from plait.core.fields import FilePath
 from plait.core.strict import Strict
@@ -41,7 +43,22 @@ class TextSource(Strict):
     block_size: int = Field(96, ge=1)
     """Words per example in blocks mode."""
     encoding: str = "utf-8"
-    """Text encoding of the files."""
+    """Text encoding of the files (a Python codec name: utf-8, latin-1, cp1252...)."""
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_codec(cls, value: str) -> str:
+        try:
+            codecs.lookup(value)
+        except LookupError:
+            raise ValueError(f"{value!r} is not a text encoding Python knows (e.g. utf-8, latin-1, cp1252)") from None
+        return value
+
+    def missing_files(self, prefix: str = "data.source") -> list[str]:
+        """One line per pattern that matches no file, by its dotted key."""
+        return [f"{prefix}.{split}[{i}]: {pattern!r} matches no file"
+                for split in ("train", "validation", "test") for i, pattern in enumerate(getattr(self, split))
+                if not any(Path(p).is_file() for p in glob.glob(pattern, recursive=True))]
 
 
 class HfSplits(Strict):

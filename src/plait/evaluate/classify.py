@@ -70,7 +70,7 @@ def predict_outputs(model: torch.nn.Module, processor: Any, samples: list[Sample
     try:
         bar = tqdm(total=len(samples), desc="classify", unit="sample", disable=not progress, leave=False)
         for start in range(0, len(samples), batch_size):
-            batch = processor.collate([processor.encode_train(s) for s in samples[start:start + batch_size]])
+            batch = processor.collate(processor.encode_train_many(samples[start:start + batch_size]))
             batch.pop("labels", None)
             outputs.append(model(**{k: v.to(device) for k, v in batch.items()}).logits.float().cpu())
             bar.update(min(batch_size, len(samples) - start))
@@ -99,14 +99,20 @@ def classify(built: Any, samples: list[Sample], cfg: Any, max_new_tokens: int = 
     else:
         pred = logits.argmax(-1).numpy()
         shown = [labels[i] for i in pred]
-    keep = [i for i, s in enumerate(samples) if is_labelled(s)]
+    labelled = [i for i, s in enumerate(samples) if is_labelled(s)]
+    # a single label the model has no class for (seen in no training sample, not in model.labels) cannot be
+    # scored against the model's classes: left out and counted, as unlabelled rows are
+    known = set(labels) if settings.problem == "single_label" else None
+    keep = [i for i in labelled if known is None or samples[i].target in known]
+    left_out = {"no label": len(samples) - len(labelled), "label unknown to the model": len(labelled) - len(keep)}
     truth = np.array([processor.label_value(samples[i]) for i in keep])
     values = classification_scores(list(cfg.metrics), truth, pred[keep], settings.problem, len(labels))
     result = {"values": values, "signatures": {k: SIGNATURES[k] for k in values},
-              "coverage": {"evaluated": len(keep), "left_out": {"no label": len(samples) - len(keep)}
-                           if len(keep) < len(samples) else {},
+              "coverage": {"evaluated": len(keep), "left_out": {k: n for k, n in left_out.items() if n},
                            "truncated": sum(processor.truncated(samples[i]) for i in keep)},
               "seconds": round(time.perf_counter() - start, 3)}
     if any(math.isnan(v) for v in values.values()):
-        result["note"] = "no labelled samples: GLUE-style test splits hide their labels"
+        result["note"] = ("no sample has a label the model knows (its labels are those of the training split or "
+                          "model.labels)" if left_out["label unknown to the model"]
+                          else "no labelled samples: GLUE-style test splits hide their labels")
     return result, shown

@@ -56,7 +56,7 @@ def mean_loss(model: torch.nn.Module, processor: Any, samples: list[Sample], bat
     total, count = 0.0, 0
     try:
         for start in range(0, len(samples), batch_size):
-            batch = processor.collate([processor.encode_train(s) for s in samples[start:start + batch_size]])
+            batch = processor.collate(processor.encode_train_many(samples[start:start + batch_size]))
             batch = {k: v.to(device) for k, v in batch.items()}
             tokens = int((batch["labels"] != -100).sum())
             total += float(model(**batch).loss) * tokens

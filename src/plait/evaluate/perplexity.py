@@ -47,7 +47,7 @@ def perplexity(built: Any, samples: list[Sample], cfg: Any, max_new_tokens: int 
     try:
         bar = tqdm(total=len(samples), desc="perplexity", unit="sample", disable=not progress, leave=False)
         for first in range(0, len(samples), cfg.batch_size):
-            encoded = [processor.encode_train(s) for s in samples[first:first + cfg.batch_size]]
+            encoded = processor.encode_train_many(samples[first:first + cfg.batch_size])
             batch = processor.scoring_batch(encoded, masker)
             batch = {k: v.to(device) for k, v in batch.items()}
             labels = batch["labels"]  # passed on too: encoder-decoders make their decoder inputs from them

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from plait.config.load import deep_merge
+from plait.core.checkpoints import checkpoint_problem
 from plait.errors import UserError
 from plait.glue.config import GlueSuite
 from plait.glue.tasks import TASKS, hf_source, model_keys
@@ -62,6 +63,9 @@ def pretrained(spec: str) -> Pretrained:
         raise UserError(f"--from {spec}: the run has no saved model (model/plait_model.json); let it finish first")
     if folder.exists() and not (folder / "config.json").is_file():
         raise UserError(f"--from {spec}: neither a run directory nor a transformers checkpoint (no config.json)")
+    if not folder.exists() and (problem := checkpoint_problem(path, "--from", "give a finished text run "
+                                                              "directory or a transformers checkpoint")):
+        raise UserError(problem)
     shown = label or (folder.name if folder.exists() else path.replace("/", "-"))
     return Pretrained(shown, str(folder.resolve()) if folder.exists() else path, False)
 

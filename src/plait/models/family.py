@@ -37,6 +37,9 @@ class Processor(Protocol):
     def encode_train(self, sample: Sample) -> dict[str, Any]:
         """One training example: token ids, labels (-100 where no loss) and the media's tensors."""
 
+    def encode_train_many(self, samples: list[Sample]) -> list[dict[str, Any]]:
+        """Training examples for a batch of samples, each exactly what `encode_train` gives for it."""
+
     def collate(self, batch: list[dict[str, Any]]) -> dict[str, "torch.Tensor"]:
         """A right-padded training batch: keyword arguments of the model's forward."""
 

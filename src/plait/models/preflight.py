@@ -27,11 +27,21 @@ HEADS = (("hidden_size", "num_attention_heads"), ("d_model", "encoder_attention_
          ("d_model", "decoder_attention_heads"), ("d_model", "num_heads"), ("n_embd", "n_head"))
 
 
-def components(model: BaseModel, prefix: str = "model") -> Iterator[tuple[str, Component]]:
-    """(dotted key, component) of every pretrained-or-config component in a model config."""
+def is_component(value: Any) -> bool:
+    """A Component, or a section shaped like one (`pretrained` and `config` fields: the text family's model,
+    GIT's replacement encoder)."""
+    return isinstance(value, Component) or (isinstance(value, BaseModel)
+                                            and {"pretrained", "config"} <= set(type(value).model_fields))
+
+
+def components(model: BaseModel, prefix: str = "model") -> Iterator[tuple[str, Any]]:
+    """(dotted key, component) of every pretrained-or-config component in a model config (the model section
+    itself when it is one)."""
+    if prefix == "model" and is_component(model):
+        yield prefix, model
     for name in type(model).model_fields:
         value = getattr(model, name)
-        if isinstance(value, Component):
+        if is_component(value):
             yield f"{prefix}.{name}", value
         if isinstance(value, BaseModel):
             yield from components(value, f"{prefix}.{name}")
@@ -44,17 +54,18 @@ def check_model(model: BaseModel) -> None:
         raise ConfigError(*problems)
 
 
-def component_problems(key: str, part: Component) -> list[str]:
+def component_problems(key: str, part: Any) -> list[str]:
     """Why this component cannot be built or loaded (empty: it can, as far as can be told without weights)."""
     if part.config is not None:
-        return config_problems(key, part.config)
+        return config_problems(key, part.config, getattr(part, "role", ""))
     if part.pretrained is not None:
         return checkpoint_problems(key, part.pretrained)
     return []
 
 
-def config_problems(key: str, config: dict[str, Any]) -> list[str]:
-    """The config mapping instantiated by transformers, and what transformers leaves unchecked."""
+def config_problems(key: str, config: dict[str, Any], role: str = "") -> list[str]:
+    """The config mapping instantiated by transformers, and what transformers leaves unchecked; with a `role`,
+    that the model type can play it (see role_problem)."""
     from transformers import AutoConfig
     from transformers.models.auto.configuration_auto import CONFIG_MAPPING_NAMES
 
@@ -83,7 +94,43 @@ def config_problems(key: str, config: dict[str, Any]) -> list[str]:
                 problems.append(f"{key}.config.{heads}: must be > 0, got {count}")
             elif hidden % count:
                 problems.append(f"{key}.config.{heads}: {count} heads do not divide {size} {hidden}")
-    return problems
+    role_line = role_problem(key, model_type, built, role)
+    return problems + ([role_line] if role_line else [])
+
+
+# the head each text role needs, by the names of transformers' Auto mappings
+ROLE_HEADS = {"causal_lm": ("MODEL_FOR_CAUSAL_LM_MAPPING_NAMES", "causal LM head", "llama, opt, gpt2"),
+              "masked_lm": ("MODEL_FOR_MASKED_LM_MAPPING_NAMES", "masked LM head", "bert, roberta, distilbert"),
+              "classification": ("MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES", "sequence classification "
+                                 "head", "bert, roberta, gpt2")}
+
+
+def role_problem(key: str, model_type: str, built: Any, role: str) -> str | None:
+    """Why `model_type` cannot play `role`: a vision part must read pixel_values (its transformers class's
+    main_input_name; composite configs such as CLIP's give their vision tower); a language part needs the head
+    (and a causal LM must attend causally: an encoder such as BERT does only with is_decoder)."""
+    import transformers
+    from transformers.models.auto import modeling_auto
+
+    if role == "vision":
+        if hasattr(built, "vision_config"):
+            return None
+        cls = getattr(transformers, modeling_auto.MODEL_MAPPING_NAMES.get(model_type, ""), None)
+        reads = getattr(cls, "main_input_name", None)
+        if cls is not None and reads != "pixel_values":
+            return (f"{key}.config.model_type: {model_type!r} is not a vision model ({cls.__name__} reads {reads}, "
+                    "not pixel_values); give a vision encoder, e.g. clip_vision_model, siglip_vision_model, vit")
+        return None
+    if role not in ROLE_HEADS:
+        return None
+    mapping, head, examples = ROLE_HEADS[role]
+    if model_type not in getattr(modeling_auto, mapping):
+        return f"{key}.config.model_type: {model_type!r} has no {head} in transformers (e.g. {examples})"
+    if (role == "causal_lm" and model_type in modeling_auto.MODEL_FOR_MASKED_LM_MAPPING_NAMES
+            and not getattr(built, "is_decoder", False) and not key == "model"):
+        return (f"{key}.config.model_type: {model_type!r} is an encoder that attends both ways, so it would see the "
+                f"tokens it predicts; set is_decoder: true in {key}.config, or use a decoder-only LM ({examples})")
+    return None
 
 
 def checkpoint_problems(key: str, name: str) -> list[str]:

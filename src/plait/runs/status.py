@@ -17,7 +17,7 @@ mappings; anything else goes under `extra` (`run.update_status(extra={**run.stat
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
@@ -129,6 +129,34 @@ class NonFinite(_Record):
     """Ids of the samples in the offending batch."""
 
 
+class FeatureCacheRecord(_Record):
+    """Whether the run trains on the frozen encoder's cached outputs, and the numbers it decided from
+    (plait.train.feature_plan). A resumed run keeps this decision."""
+
+    decision: Literal["on", "off"]
+    """on: training samples carry cached encoder outputs; off: they carry pixels and the encoder runs."""
+    setting: str
+    """model.vision.cache_features as given: auto, true or false."""
+    reason: str
+    """Why, one line."""
+    inputs: int | None = None
+    """Training samples with an image (each epoch encodes them all without the cache)."""
+    missing: int | None = None
+    """Distinct training inputs with no entry on disk when training began (entries on disk cost nothing)."""
+    probe_images: int | None = None
+    """Inputs the timing probe ran through the encoder (auto only)."""
+    fill_s_estimated: float | None = None
+    """Estimated seconds to compute and store the missing entries: missing x the probe's seconds per input."""
+    saving_s_per_epoch_estimated: float | None = None
+    """Estimated seconds one epoch saves: inputs x (the probe's encoder seconds per input - reading an entry)."""
+    epochs: float | None = None
+    """Epochs the run trains (every stage's, when the run has stages)."""
+    fill_s_measured: float | None = None
+    """Seconds the probe and the fill took (on only)."""
+    computed: int | None = None
+    """Entries computed by the probe and the fill (on only)."""
+
+
 class RunStatus(_Record):
     """The whole of status.json. Every field is optional: a record fills in as the run goes."""
 
@@ -202,6 +230,8 @@ class RunStatus(_Record):
     """Sparsity figures a family or callback records (free-form: density per layer, masks updated...)."""
     cache: dict[str, Any] | None = None
     """Cache figures a family records (free-form: hits, misses, folder...)."""
+    feature_cache: FeatureCacheRecord | None = None
+    """The frozen-encoder feature cache's decision for this run, with the numbers behind it."""
     extra: dict[str, Any] = {}
     """Anything else a family writes, and keys a newer plait wrote that this one does not know."""
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import os
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -25,6 +24,7 @@ from plait.train.callbacks import CheckpointFinisher, Evaluator, RunRecorder
 from plait.train.config import TrainConfig
 from plait.train.distill.hook import Distiller
 from plait.train.distributed import distributed_arguments
+from plait.train.feature_plan import plan_feature_cache
 from plait.train.nonfinite import IndexedCollator, IndexedDataset, NonFiniteGuard, record_skip
 from plait.train.preempt import Preemption
 from plait.train.progress import TrainingProgress, console, warmup_note
@@ -52,6 +52,11 @@ def total_steps(cfg: TrainConfig, num_samples: int) -> int:
         return cfg.max_steps
     batches = math.ceil(num_samples / (cfg.batch_size * world_size()))
     return max(1, math.ceil(cfg.epochs * max(batches // cfg.grad_accum, 1)))
+
+
+def planned_epochs(cfg: TrainConfig, num_samples: int) -> float:
+    """Epochs the run's `total_steps` amount to: samples drawn (steps x global batch) over the training set."""
+    return total_steps(cfg, num_samples) * cfg.batch_size * cfg.grad_accum * world_size() / max(num_samples, 1)
 
 
 def make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
@@ -113,12 +118,13 @@ def train(
     cfg: TrainConfig, run: RunDir, built: Built, train_samples: list[Sample], seed: int,
     evaluate: Callable[[], dict[str, float]], resume_from: Path | None = None, progress: bool = True,
     stage: str | None = None, on_validation: Callable[[int, dict[str, float]], None] | None = None,
-    step_offset: int | None = None, mix: MixConfig | None = None,
+    step_offset: int | None = None, mix: MixConfig | None = None, cache_epochs: float | None = None,
 ) -> TrainResult:
     """Train `built.model` in place; checkpoints go to run/checkpoints/step-N.
 
     `on_validation(step, values)` is called after each in-training validation before the last step and may
-    raise Pruned.
+    raise Pruned. `cache_epochs`: the epochs the feature cache serves (a staged run's, all stages'; None: this
+    call's), which its decision weighs against the fill (plait.train.feature_plan).
     """
     model = built.model
     if cfg.gradient_checkpointing:
@@ -154,7 +160,8 @@ def train(
         # a mix's items are index tuples into several sources: no sample index to name a bad batch by
         data_collator=mixing.collate if mixing else IndexedCollator(collate),
         train_dataset=mixing.dataset if mixing else IndexedDataset(
-            EncodedDataset(train_samples, built.processor.encode_train, cfg.keep_encoded_mb * 2**20)),
+            EncodedDataset(train_samples, built.processor.encode_train, cfg.keep_encoded_mb * 2**20,
+                           built.processor.encode_train_many)),
         guard=guard,
         make_optimizer=lambda wrapped: make_optimizer(wrapped, cfg),
         make_scheduler=lambda optimizer: build_scheduler(optimizer, cfg.schedule, steps, cfg.lr),
@@ -170,7 +177,10 @@ def train(
     for printer in (PrinterCallback, ProgressCallback):  # raw log dicts; TrainingProgress shows them instead
         trainer.remove_callback(printer)
     resume_state.bind(trainer)
-    fill_feature_cache(built, train_samples, run if trainer.is_world_process_zero() else None)
+    # the datasets encode on access (EncodedDataset, MixDataset): no sample has been encoded before this point
+    epochs = cache_epochs if cache_epochs is not None else planned_epochs(
+        cfg, len(mixing.dataset) if mixing else len(train_samples))
+    plan_feature_cache(built, train_samples, epochs, run, trainer.is_world_process_zero(), stage)
     with preemption.installed(), shown.closed():
         trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
     state = trainer.state
@@ -183,14 +193,3 @@ def train(
             load_model(model, str(best), strict=False)
     return TrainResult(state.global_step, round(state.epoch or 0.0, 4), evaluator.state(), stopped_early)
 
-
-def fill_feature_cache(built: Built, train_samples: list[Sample], run: RunDir | None) -> None:
-    """Encode the training inputs missing from the frozen-encoder cache, batched, on the training device;
-    log what it did to `run` (None: do not log)."""
-    if built.processor.features is None:
-        return
-    start = time.perf_counter()
-    computed = built.processor.prepare_training(train_samples)
-    if run is not None:
-        run.log({"step": 0, "split": "event", "event": "feature_cache", "computed": computed,
-                 "seconds": round(time.perf_counter() - start, 2), "folder": str(built.processor.features.folder)})

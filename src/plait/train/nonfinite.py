@@ -48,6 +48,13 @@ class IndexedDataset(Dataset):
     def __getitem__(self, index: int) -> dict[str, Any]:
         return {**self.dataset[index], INDEX: index}
 
+    def __getitems__(self, indices: list[int]) -> list[dict[str, Any]]:
+        """A batch's items, fetched through the wrapped dataset's own `__getitems__` when it has one (as
+        torch.utils.data.Subset does), so the DataLoader's batched fetch reaches it."""
+        fetch = getattr(self.dataset, "__getitems__", None)
+        items = fetch(indices) if callable(fetch) else [self.dataset[i] for i in indices]
+        return [{**item, INDEX: index} for item, index in zip(items, indices)]
+
 
 class IndexedCollator:
     """Collates with `collate` and adds the rows' indices as a tensor under INDEX."""

@@ -34,7 +34,9 @@ def train_stages(
     mix: Any = None,
 ) -> TrainResult:
     """Train each stage from `first` in turn; `resume_from` is a checkpoint of stage `first`."""
-    from plait.train.loop import train  # the Trainer stack loads only when training, not when validating configs
+    from plait.train.loop import planned_epochs, train  # the Trainer stack loads only when training
+
+    cache_epochs = sum(planned_epochs(s.train, len(train_samples)) for s in stages)  # the feature cache serves all
 
     groups = built.model.parameter_groups
     result = None
@@ -51,7 +53,7 @@ def train_stages(
                  "index": index, "trainable": stage.trainable, "trainable_parameters": count})
         result = train(stage.train, run, built, train_samples, seed, evaluate,
                        resume_from=resume_from if resuming else None, progress=progress, stage=stage.name,
-                       on_validation=on_validation, step_offset=offset, mix=mix)
+                       on_validation=on_validation, step_offset=offset, mix=mix, cache_epochs=cache_epochs)
         history.append({"name": stage.name, "trainable": stage.trainable, "trainable_parameters": count,
                         "steps": result.steps, "preempted": result.preempted})
         run.update_status(stages=history, global_step=offset + result.steps)

@@ -66,3 +66,27 @@ def pixel_values(image_processor: Any, path: Path | None) -> Any:
     if path is None:
         return None
     return image_processor(images=load_image(path), return_tensors="pt")["pixel_values"][0]
+
+
+def pixel_values_many(image_processor: Any, paths: list[Path | None]) -> list[Any]:
+    """Several images through one call of a transformers image processor (its argument checks run once, not once
+    per image): for each path the very tensor `pixel_values` gives for it alone, or None without an image.
+
+    The processor works image by image (`disable_grouping`: the torchvision backend would otherwise stack equal
+    shapes on GPU), and each output is turned into a tensor by the BatchFeature conversion a one-image call
+    applies, so values, dtype and strides are those of `pixel_values`, and outputs of different shapes are fine.
+    """
+    from transformers.feature_extraction_utils import BatchFeature
+
+    out: list[Any] = [None] * len(paths)
+    present = [i for i, path in enumerate(paths) if path is not None]
+    if not present:
+        return out
+    images = [load_image(paths[i]) for i in present]
+    processed = image_processor(images=images, return_tensors=None, disable_grouping=True)["pixel_values"]
+    if not isinstance(processed, (list, tuple)) or len(processed) != len(present):
+        # a processor that does not give one entry per image (none of transformers' own): one call per image
+        return [pixel_values(image_processor, path) for path in paths]
+    for i, value in zip(present, processed):
+        out[i] = BatchFeature({"pixel_values": [value]}, tensor_type="pt")["pixel_values"][0]
+    return out

@@ -71,12 +71,18 @@ def _open(path: Path) -> IO[str]:
 
 def _rows(path: Path, limit: int | None) -> list[list[str]]:
     csv.field_size_limit(sys.maxsize)
-    with _open(path) as f:
-        rows = []
-        for row in csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE):
-            if limit is not None and len(rows) >= limit:
-                break
-            rows.append(row)
+    rows: list[list[str]] = []
+    try:
+        with _open(path) as f:
+            for row in csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE):
+                if limit is not None and len(rows) >= limit:
+                    break
+                rows.append(row)
+    except UnicodeDecodeError as err:
+        raise UserError(f"{path}: not UTF-8 text ({err.reason}, after {len(rows)} rows); CC-3M's TSVs are "
+                        "UTF-8") from None
+    except (OSError, EOFError) as err:  # gzip.BadGzipFile is an OSError; a cut-off .gz ends in EOFError
+        raise UserError(f"{path}: cannot be read ({err})") from None
     return rows
 
 

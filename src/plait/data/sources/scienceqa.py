@@ -122,13 +122,19 @@ def build_prompt(problem: dict[str, Any], prompt_format: str, caption: str = "")
     return prompt.replace("  ", " ").strip(), target.replace("  ", " ").strip()
 
 
-def _read_json(path: Path) -> Any:
+def _read_json(path: Path, holds: str) -> dict[str, Any]:
+    """A JSON object file of ScienceQA's; `holds` says what its keys map to (for the error line)."""
     if not path.is_file():
         raise UserError(f"{path}: not found (data.source.root must hold ScienceQA's problems.json and pid_splits.json)")
     try:
-        return json.loads(path.read_text())
+        data = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as err:
         raise UserError(f"{path}: not valid JSON ({err.msg} at line {err.lineno})") from None
+    except UnicodeDecodeError as err:
+        raise UserError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})") from None
+    if not isinstance(data, dict):
+        raise UserError(f"{path}: expected a JSON object mapping {holds}, got a {type(data).__name__}")
+    return data
 
 
 def _problem_error(path: Path, qid: str, problem: Any, max_choices: int) -> str | None:
@@ -153,11 +159,13 @@ def read_scienceqa(source: ScienceQASource) -> dict[str, list[Sample]]:
 
         b = source.builtin
         root = generate_scienceqa(b.train_size, b.validation_size, b.test_size, b.image_size, b.seed)
-    problems = _read_json(root / "problems.json")
-    pid_splits = _read_json(root / "pid_splits.json")
+    problems = _read_json(root / "problems.json", "problem ids to problems")
+    pid_splits = _read_json(root / "pid_splits.json", "split names to lists of problem ids")
     captions: dict[str, str] = {}
     if source.use_caption:
-        captions = _read_json(root / "captions.json").get("captions", {})
+        captions = _read_json(root / "captions.json", "`captions` to {problem id: caption}").get("captions", {})
+        if not isinstance(captions, dict):
+            raise UserError(f"{root / 'captions.json'}: `captions` must map problem ids to captions")
     out = {}
     for split, name in (("train", source.train), ("validation", source.validation), ("test", source.test)):
         if name is None:
@@ -165,6 +173,9 @@ def read_scienceqa(source: ScienceQASource) -> dict[str, list[Sample]]:
         if name not in pid_splits:
             raise UserError(f"data.source.{split}: {name!r} is not a list in {root / 'pid_splits.json'} "
                             f"(lists: {', '.join(pid_splits)})")
+        if not isinstance(pid_splits[name], list):
+            raise UserError(f"{root / 'pid_splits.json'}: `{name}` (data.source.{split}) must be a list of problem "
+                            f"ids, got {json.dumps(pid_splits[name])[:40]}")
         samples = []
         for qid in pid_splits[name]:
             qid = str(qid)

@@ -54,10 +54,15 @@ def adapter_size(width: int, dim: int, groups: int) -> int:
 def assemble(cfg: AdapterModelConfig, vision: torch.nn.Module, language: torch.nn.Module, tokenizer: Any,
              label_smoothing: float) -> AdapterVLM:
     """Wrap the blocks, freeze the bases, and check the trainable count against the formula."""
+    valid = "the adapter family wraps Llama-like LMs (llama, mistral, qwen2...) and CLIP-like encoders"
     try:
-        n_lm, n_vision = len(decoder_layers(language)), len(encoder_layers(vision))
+        n_lm = len(decoder_layers(language))
     except ValueError as err:
-        raise UserError(f"model: {err}; the adapter family wraps Llama-like LMs and CLIP-like encoders") from None
+        raise UserError(f"model.language: {err}; {valid}") from None
+    try:
+        n_vision = len(encoder_layers(vision))
+    except ValueError as err:
+        raise UserError(f"model.vision: {err}; {valid}") from None
     dropout = cfg.resolved_dropout(n_lm, n_vision)
     a = cfg.adapter
     for name, width in (("language", language.get_input_embeddings().embedding_dim),

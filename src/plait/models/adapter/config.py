@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BeforeValidator, Field, PlainSerializer, model_validator
 
@@ -44,6 +44,8 @@ def _as_schedule(value: Any) -> Any:
     """A number p -> the constant schedule {p, p, 1}; 'PROB:LIMIT:VAR' (a scalar, so a sweep can choose among
     schedules) -> {prob, limit, var}."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if not 0.0 <= value < 1.0:  # one line for the number given, not one per field it stands for
+            raise ValueError("a dropout probability must be in [0, 1)")
         return {"prob": value, "limit": value, "var": 1.0}
     if isinstance(value, str):
         try:
@@ -87,6 +89,8 @@ class AdapterSpec(Strict):
 class AdapterVisionConfig(Component):
     """The vision encoder (CLIP's vision tower or any transformers vision model with a class token); always frozen."""
 
+    role: ClassVar[str] = "vision"
+
     freeze: Literal[True] = True
     """The encoder's own weights never train in this family (its adapters do)."""
     every: int = Field(4, ge=1)
@@ -99,6 +103,8 @@ class AdapterVisionConfig(Component):
 
 class AdapterLanguageConfig(Component):
     """The causal LM (Llama-like: its decoder layers have `input_layernorm` and `post_attention_layernorm`); frozen."""
+
+    role: ClassVar[str] = "causal_lm"
 
     freeze: Literal[True] = True
     """The LM's own weights never train in this family (its adapters do)."""
@@ -139,6 +145,13 @@ class AdapterModelConfig(FamilyConfig):
     def _resolve(self) -> "AdapterModelConfig":
         if problem := tokenizer_problem(self.tokenizer, self.language.pretrained):
             raise ValueError(problem)
+        if (layers := layer_count(self.vision, "num_hidden_layers")) is not None and self.vision.every > layers:
+            raise ValueError(f"vision.every: {self.vision.every} is more than the encoder's {layers} layers "
+                             f"(no visual tokens); at most {layers}")
+        width = layer_count(self.language, "hidden_size")
+        if self.adapter.dim % self.adapter.groups or (width is not None and width % self.adapter.groups):
+            raise ValueError(f"adapter.groups: {self.adapter.groups} must divide adapter.dim ({self.adapter.dim}) "
+                             f"and the language model's width ({width})")
         resolved = self.resolved_dropout()
         if resolved is None:
             return self

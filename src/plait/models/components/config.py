@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
@@ -12,6 +12,9 @@ from plait.core.strict import Strict
 class Component(Strict):
     """A transformers model loaded from a checkpoint or built, randomly initialised, from a config."""
 
+    role: ClassVar[str] = ""
+    """What the family uses it as, checked against transformers before any build (plait.models.preflight):
+    "vision" (a model reading pixel_values), "causal_lm" (one with a causal LM head), or "" (anything)."""
     pretrained: str | None = None
     """Checkpoint name or local folder to load weights from."""
     config: dict[str, Any] | None = None
@@ -26,6 +29,17 @@ class Component(Strict):
         if self.config is not None and "model_type" not in self.config:
             raise ValueError("`config` needs a `model_type` key, e.g. model_type: llama")
         return self
+
+
+def hidden_state_problem(config: dict[str, Any] | None, layer: int) -> str | None:
+    """Why `layer` is no index into the hidden states (embeddings, then each layer's output) of an encoder built
+    from `config` (CLIP's full config: its vision_config); None when it is one, or the layer count is unknown."""
+    section = (config or {}).get("vision_config", config or {})
+    layers = section.get("num_hidden_layers") if isinstance(section, dict) else None
+    if isinstance(layers, int) and not -(layers + 1) <= layer <= layers:
+        return (f"layer: {layer} is not a hidden-states index of a {layers}-layer encoder "
+                f"(valid: -{layers + 1} to {layers}, -1 = the last layer)")
+    return None
 
 
 class TrainedTokenizer(Strict):

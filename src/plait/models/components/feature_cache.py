@@ -12,6 +12,8 @@ import hashlib
 import json
 import os
 import tempfile
+import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -61,13 +63,48 @@ def unsafe_reason(encoder: nn.Module) -> str | None:
     return None
 
 
-class FeatureCache:
-    """Encoder outputs per input file, in `folder`; misses are computed with `encode` and stored."""
+@dataclass(frozen=True)
+class ProbeTimes:
+    """Seconds one probe batch took at each stage of filling and reading the cache."""
 
-    def __init__(self, folder: Path, encode: Callable[[list[Path]], torch.Tensor], batch_size: int = 32) -> None:
+    images: int
+    """Inputs in the batch."""
+    stored: int
+    """Of them, those that had no entry and were stored."""
+    prepare_s: float
+    """Loading and preprocessing them (`prepare`)."""
+    encode_s: float
+    """The encoder's pass over them (`encode`, device synchronised)."""
+    store_s: float
+    """Writing the new entries."""
+    load_s: float
+    """Reading every entry of the batch back, as a training sample does."""
+
+    def fill_s_per_input(self) -> float:
+        """What filling one missing entry costs: prepare, encode, store."""
+        return (self.prepare_s + self.encode_s) / self.images + self.store_s / max(self.stored, 1)
+
+    def saving_s_per_input(self) -> float:
+        """What a cached input saves a training step: the encoder's pass over it, less reading its entry."""
+        return (self.encode_s - self.load_s) / self.images
+
+
+class FeatureCache:
+    """Encoder outputs per input file, in `folder`; misses are computed with `encode(prepare(paths))` and stored.
+
+    `setting` is how the run asked for the cache (auto: the run weighs fill cost against saving; true: always);
+    `unsafe()` says why cached outputs could now differ from recomputed ones (e.g. a stage trains the encoder).
+    """
+
+    def __init__(self, folder: Path, encode: Callable[[Any], torch.Tensor], batch_size: int = 32,
+                 prepare: Callable[[list[Path]], Any] | None = None, setting: str = "true",
+                 unsafe: Callable[[], str | None] | None = None) -> None:
         self.folder = Path(folder)
         self.encode = encode
         self.batch_size = batch_size
+        self.prepare = prepare or (lambda paths: paths)
+        self.setting = setting
+        self.unsafe = unsafe or (lambda: None)
 
     def entry(self, media: Path) -> Path:
         """Where the outputs for `media` live (whether or not they exist yet)."""
@@ -82,28 +119,65 @@ class FeatureCache:
         # copied out of the map: the collator stacks a batch into one tensor anyway
         return torch.from_numpy(np.array(np.load(entry, mmap_mode="r", allow_pickle=False)))
 
-    def fill(self, media: Iterable[Path]) -> int:
-        """Compute and store, in batches, the outputs of every input not cached yet; return how many."""
+    def missing(self, media: Iterable[Path]) -> dict[Path, Path]:
+        """{entry: input} of the distinct inputs with no entry on disk (identical files share one)."""
         missing: dict[Path, Path] = {}
         for path in media:
             entry = self.entry(path)
             if not entry.exists():
-                missing.setdefault(entry, path)  # identical files are encoded once
+                missing.setdefault(entry, path)
+        return missing
+
+    def fill(self, media: Iterable[Path]) -> int:
+        """Compute and store, in batches, the outputs of every input not cached yet; return how many."""
+        missing = self.missing(media)
         entries = list(missing)
         for start in range(0, len(entries), self.batch_size):
             chunk = entries[start:start + self.batch_size]
             self._store([missing[e] for e in chunk], chunk)
         return len(entries)
 
+    def probe(self, media: list[Path]) -> ProbeTimes:
+        """Time one batch of `media` through prepare, encode, store (entries missing only) and load.
+
+        A one-input pass runs first, untimed: the first call of an encoder pays one-off set-up (kernel
+        selection, allocator growth, lazy initialisation) that later batches do not.
+        """
+        _synchronize(self.encode(self.prepare(media[:1])))
+        start = time.perf_counter()
+        inputs = self.prepare(media)
+        prepared = time.perf_counter()
+        outputs = _synchronize(self.encode(inputs))
+        encoded = time.perf_counter()
+        new = [(entry, output) for path, output in zip(media, outputs) if not (entry := self.entry(path)).exists()]
+        for entry, output in new:
+            self._write(entry, output)
+        stored = time.perf_counter()
+        for path in media:
+            self.get(path)
+        loaded = time.perf_counter()
+        return ProbeTimes(len(media), len(new), prepared - start, encoded - prepared, stored - encoded,
+                          loaded - stored)
+
     def _store(self, media: list[Path], entries: list[Path]) -> None:
-        outputs = self.encode(media)
+        outputs = self.encode(self.prepare(media))
         for entry, output in zip(entries, outputs):
-            entry.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=entry.parent, prefix=f".{entry.stem}.", suffix=".npy")
-            try:
-                with os.fdopen(fd, "wb") as f:
-                    np.save(f, output.detach().float().cpu().numpy(), allow_pickle=False)
-                os.replace(tmp, entry)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
+            self._write(entry, output)
+
+    def _write(self, entry: Path, output: torch.Tensor) -> None:
+        entry.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=entry.parent, prefix=f".{entry.stem}.", suffix=".npy")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                np.save(f, output.detach().float().cpu().numpy(), allow_pickle=False)
+            os.replace(tmp, entry)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+
+def _synchronize(outputs: torch.Tensor) -> torch.Tensor:
+    """`outputs` once the device has computed them (host clocks then include the work)."""
+    if outputs.is_cuda:
+        torch.cuda.synchronize(outputs.device)
+    return outputs

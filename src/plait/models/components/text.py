@@ -24,6 +24,12 @@ class TextProcessor:
     def _ids(self, text: str) -> list[int]:
         return self.tokenizer(text, add_special_tokens=False)["input_ids"] if text else []
 
+    def _ids_many(self, texts: list[str]) -> dict[str, list[int]]:
+        """Each distinct non-empty text's ids, from one tokenizer call (a fast tokenizer encodes the batch in Rust,
+        each text independently: the ids `_ids` gives it)."""
+        unique = list(dict.fromkeys(t for t in texts if t))
+        return dict(zip(unique, self.tokenizer(unique, add_special_tokens=False)["input_ids"])) if unique else {}
+
     def target_ids(self, text: str) -> list[int]:
         """The target's tokens followed by EOS."""
         return self._ids(text) + [self.tokenizer.eos_token_id]
@@ -39,6 +45,11 @@ class TextProcessor:
     def length(self, sample: Any) -> int:
         """Tokens of the encoded training sample (group_by_length sorts by it)."""
         return len(self.encode_train(sample)["input_ids"])
+
+    def encode_train_many(self, samples: list[Any]) -> list[dict[str, Any]]:
+        """A batch's training examples, each what `encode_train` gives for it (families with media override this
+        to process a batch's media in one call)."""
+        return [self.encode_train(sample) for sample in samples]
 
     def prepare_training(self, samples: list[Any]) -> int:
         """Work done once before training; nothing by default."""

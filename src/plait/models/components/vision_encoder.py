@@ -7,6 +7,7 @@ from typing import Any
 import torch
 from transformers import AutoConfig, AutoModel, PretrainedConfig
 
+from plait.errors import UserError
 from plait.models.components.loading import load_pretrained, make_config
 from plait.models.projector.build import VISION_CLASSES
 
@@ -26,8 +27,14 @@ def build_encoder(pretrained: str | None, config: dict[str, Any] | None, where: 
     """The encoder a config section names: a checkpoint, or a config mapping with model_type."""
     if pretrained:
         kind = load_pretrained(AutoConfig, pretrained, where).model_type
-        return load_pretrained(encoder_class(kind), pretrained, where)
-    return encoder_from_config(make_config(config, where))
+        encoder = load_pretrained(encoder_class(kind), pretrained, where)
+    else:
+        encoder = encoder_from_config(make_config(config, where))
+    reads = getattr(encoder, "main_input_name", "pixel_values")
+    if reads != "pixel_values":  # a config's type is checked before the build (plait.models.preflight)
+        raise UserError(f"{where}.{'pretrained' if pretrained else 'config.model_type'}: {type(encoder).__name__} "
+                        f"is not a vision model (it reads {reads}, not pixel_values)")
+    return encoder
 
 
 def encoder_from_folder(folder: Any) -> torch.nn.Module:

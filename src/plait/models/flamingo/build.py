@@ -75,6 +75,13 @@ def assemble(cfg: FlamingoModelConfig, vision: Any, language: Any, tokenizer: An
     sizes = {"vision": count_parameters(vision)["total"], "language": count_parameters(language)["total"]}
     resampler = Resampler(width, r.depth, r.heads, r.head_dim, r.latents)
     layers = language.config.get_text_config().num_hidden_layers
+    vision_layers = vision.config.num_hidden_layers
+    if not -(vision_layers + 1) <= cfg.vision.layer <= vision_layers:  # a checkpoint's (a config's: its config)
+        raise UserError(f"model.vision.layer: {cfg.vision.layer} is not a hidden-states index of the "
+                        f"{vision_layers}-layer encoder (valid: -{vision_layers + 1} to {vision_layers})")
+    if x.every > layers:  # a checkpoint's layer count (a config's is checked by FlamingoModelConfig)
+        raise UserError(f"model.cross_attention.every: {x.every} is more than the language model's {layers} "
+                        f"layers; at most {layers}")
     make_block = partial(GatedCrossAttention, dim, width, x.heads, x.ff_mult, x.dropout, x.only_latest_image)
     model = FlamingoVLM(vision, resampler, language, tokenizer.convert_tokens_to_ids(cfg.image_token), make_block,
                         cross_attention_positions(layers, x.every, x.start), cfg.vision.layer, label_smoothing)

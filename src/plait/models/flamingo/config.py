@@ -7,12 +7,14 @@ from typing import ClassVar, Literal
 from pydantic import Field, model_validator
 
 from plait.core.strict import Strict
-from plait.models.components.config import Component, TokenizerConfig
+from plait.models.components.config import Component, TokenizerConfig, hidden_state_problem
 from plait.models.config import PartsConfig, tokenizer_problem
 
 
 class FlamingoVisionConfig(Component):
     """The vision encoder: any transformers vision model (CLIP, SigLIP, ViT/DINO...); its patch features feed the resampler."""
+
+    role: ClassVar[str] = "vision"
 
     freeze: bool = True
     """Keep the encoder's weights fixed (Flamingo, OpenFlamingo and BabyLM all do); it then runs without gradients."""
@@ -20,6 +22,12 @@ class FlamingoVisionConfig(Component):
     """Hidden-states index the patch features come from (-1 = last layer)."""
     processor: str | None = None
     """Image processor checkpoint; defaults to `pretrained`, or to CLIP's normalisation at the config's image_size."""
+
+    @model_validator(mode="after")
+    def _layer_exists(self) -> "FlamingoVisionConfig":
+        if problem := hidden_state_problem(self.config, self.layer):
+            raise ValueError(problem)
+        return self
 
 
 class ResamplerConfig(Strict):
@@ -59,6 +67,8 @@ class CrossAttentionConfig(Strict):
 class FlamingoLanguageConfig(Component):
     """The causal language model: any transformers causal LM (OPT, GPT-2, Llama...), trained (BabyLM) or frozen (OpenFlamingo)."""
 
+    role: ClassVar[str] = "causal_lm"
+
 
 class FlamingoModelConfig(PartsConfig):
     """A Flamingo model: each text token sees the resampled features of the latest image before it."""
@@ -77,9 +87,9 @@ class FlamingoModelConfig(PartsConfig):
     """Language model."""
     tokenizer: TokenizerConfig = TokenizerConfig()
     """Tokenizer (`<image>` and `<|endofchunk|>` are added to it)."""
-    image_token: str = "<image>"
+    image_token: str = Field("<image>", min_length=1)
     """Marks where an image sits in the text; prepended to a prompt that has an image but no marker."""
-    end_of_chunk: str = "<|endofchunk|>"
+    end_of_chunk: str = Field("<|endofchunk|>", min_length=1)
     """Ends the text that belongs to an image (after the target of a sample with an image)."""
 
     def media_token(self) -> str:
@@ -95,6 +105,10 @@ class FlamingoModelConfig(PartsConfig):
         if hidden and hidden % self.cross_attention.heads:
             raise ValueError(f"cross_attention.heads: {self.cross_attention.heads} does not divide the language "
                              f"model's hidden size {hidden}")
+        layers = (self.language.config or {}).get("num_hidden_layers") or (self.language.config or {}).get("n_layer")
+        if isinstance(layers, int) and self.cross_attention.every > layers:
+            raise ValueError(f"cross_attention.every: {self.cross_attention.every} is more than the language "
+                             f"model's {layers} layers; at most {layers}")
         if not self.default_trainable():
             raise ValueError("every part is frozen: nothing would train")
         return self

@@ -15,6 +15,9 @@ class GitVisionConfig(Strict):
     """The image encoder: GIT's own (from the language section's checkpoint or config), or any transformers vision
     model put in its place, with the projection (linear + layer norm) re-initialised to its width."""
 
+    role: ClassVar[str] = "vision"
+    """A replacement must read pixel_values (checked by plait.models.preflight)."""
+
     pretrained: str | None = None
     """Checkpoint of a replacement encoder (e.g. a DINO ViT); unset with `config` unset = GIT's own encoder."""
     config: dict[str, Any] | None = None

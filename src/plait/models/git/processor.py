@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 
-from plait.data.modalities.image import load_image
+from plait.data.modalities.image import pixel_values, pixel_values_many
 from plait.data.sample import Sample
 from plait.models.components.text import TextProcessor
 
@@ -26,13 +26,19 @@ class GitProcessor(TextProcessor):
         return bos + self._ids(sample.prompt.replace("<image>", " ").strip())
 
     def pixels(self, sample: Sample) -> torch.Tensor | None:
-        if sample.media is None:
-            return None
-        return self.image_processor(images=load_image(sample.media), return_tensors="pt")["pixel_values"][0]
+        return pixel_values(self.image_processor, sample.media)
 
     def encode_train(self, sample: Sample) -> dict[str, Any]:
+        return self._train_item(sample, self.pixels(sample))
+
+    def encode_train_many(self, samples: list[Sample]) -> list[dict[str, Any]]:
+        """The batch's training examples with its images through one image-processor call (encode_train's tensors)."""
+        pixels = pixel_values_many(self.image_processor, [s.media for s in samples])
+        return [self._train_item(s, p) for s, p in zip(samples, pixels)]
+
+    def _train_item(self, sample: Sample, pixels: torch.Tensor | None) -> dict[str, Any]:
         prompt, target = self.prompt_ids(sample), self.target_ids(sample.target)
-        return {"input_ids": prompt + target, "labels": [-100] * len(prompt) + target, "pixel_values": self.pixels(sample)}
+        return {"input_ids": prompt + target, "labels": [-100] * len(prompt) + target, "pixel_values": pixels}
 
     def length(self, sample: Sample) -> int:
         """Positions of the encoded training sample (image tokens included), without loading its image."""

@@ -182,13 +182,19 @@ def build(cfg: ProjectorModelConfig, train_samples: list[Sample], label_smoothin
     language = build_language(cfg, tokenizer)
     model = assemble(cfg, vision, language, tokenizer, label_smoothing)
     image_processor = build_image_processor(cfg, vision)
+    features, off = feature_cache(cfg.vision.cache_features, model, image_processor)
     processor = ProjectorProcessor(
         tokenizer, image_processor, cfg.image_token, count_image_tokens(model, image_processor),
-        cfg.placement, cfg.prefix, cfg.suffix,
-        features=feature_cache(cfg.vision.cache_features, model, image_processor),
+        cfg.placement, cfg.prefix, cfg.suffix, features=features,
     )
     return Built(model, processor, {"parameters": count_parameters(model), "image_tokens": processor.num_image_tokens,
-                                    "feature_cache": processor.features is not None})
+                                    "feature_cache": features is not None, **_off(cfg, off)})
+
+
+def _off(cfg: ProjectorModelConfig, reason: str) -> dict[str, Any]:
+    """built.info's feature_cache_off: the setting and why the model has no feature cache (the run records it)."""
+    setting = str(cfg.vision.cache_features).lower()
+    return {"feature_cache_off": {"setting": setting, "reason": reason}} if reason else {}
 
 
 def _saves_base(cfg: ProjectorModelConfig, name: str, built: Built) -> bool:
@@ -252,10 +258,10 @@ def load(folder: Path, cfg: ProjectorModelConfig | None = None, quantize: bool =
         if (folder / sub).is_dir():
             load_adapter(getattr(model, name), folder / sub)
     image_processor = AutoImageProcessor.from_pretrained(folder)
-    features = feature_cache(cfg.vision.cache_features, model, image_processor) if training else None
+    features, off = feature_cache(cfg.vision.cache_features, model, image_processor) if training else (None, "")
     processor = ProjectorProcessor(tokenizer, image_processor, cfg.image_token, meta["num_image_tokens"],
                                    cfg.placement, cfg.prefix, cfg.suffix, features=features)
-    return Built(model, processor, {"parameters": count_parameters(model), "changed_bases": bases})
+    return Built(model, processor, {"parameters": count_parameters(model), "changed_bases": bases, **_off(cfg, off)})
 
 
 def _vision_from(folder: Path) -> torch.nn.Module:

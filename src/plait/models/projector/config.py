@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
 from plait.core.strict import Strict
-from plait.models.components.config import Component, TokenizerConfig
+from plait.models.components.config import Component, TokenizerConfig, hidden_state_problem
 from plait.models.config import FamilyConfig, config_differences, tokenizer_problem
 
 
@@ -46,6 +46,8 @@ class QuantizationSpec(Strict):
 class VisionConfig(Component):
     """The vision encoder: any transformers vision model (CLIP, SigLIP...)."""
 
+    role: ClassVar[str] = "vision"
+
     freeze: bool = True
     """Keep the encoder's weights fixed during training."""
     feature: Literal["patch", "pooled"] = "patch"
@@ -56,10 +58,18 @@ class VisionConfig(Component):
     """Drop the first (class) token from patch features."""
     processor: str | None = None
     """Image processor checkpoint; defaults to `pretrained`, or to CLIP's normalisation at the config's image_size."""
+
+    @model_validator(mode="after")
+    def _layer_exists(self) -> "VisionConfig":
+        if problem := hidden_state_problem(self.config, self.layer):
+            raise ValueError(problem)
+        return self
     cache_features: bool | Literal["auto"] = "auto"
     """Compute the frozen encoder's outputs once, store them on disk under $PLAIT_CACHE/features (keyed by the
     encoder's weights, these feature settings and each image's bytes) and read them back in later epochs and runs.
-    auto: only when that cannot change training (frozen encoder, no LoRA, no dropout); true: require it; false: off."""
+    auto: only when that cannot change training (frozen encoder, no LoRA, no dropout) and when it pays: the run
+    times a probe batch and caches when the encoder time saved over its epochs beats filling the missing entries
+    (decision in status.json's feature_cache; a resume keeps it); true: require it; false: off."""
     lora: LoraSpec | None = None
     """Train a LoRA adapter instead of the encoder's weights (the base stays fixed; `freeze` is then ignored)."""
 
@@ -79,6 +89,8 @@ class ProjectorConfig(Strict):
 
 class LanguageConfig(Component):
     """The causal language model: any transformers causal LM (Llama, Phi-3, Qwen2, GPT-2...)."""
+
+    role: ClassVar[str] = "causal_lm"
 
     lora: LoraSpec | None = None
     """Train a LoRA adapter instead of the model's weights (the base stays fixed; `freeze` is then ignored)."""

@@ -14,14 +14,18 @@ from plait.models.components.feature_cache import FeatureCache, encoder_fingerpr
 from plait.models.projector.model import ProjectorVLM
 
 
-def feature_cache(setting: bool | str, model: ProjectorVLM, image_processor: Any) -> FeatureCache | None:
-    """The cache for `model.vision.cache_features` (auto: on when safe), or None when off."""
+def feature_cache(setting: bool | str, model: ProjectorVLM, image_processor: Any) -> tuple[FeatureCache | None, str]:
+    """The cache for `model.vision.cache_features`, or None with why not (false, or auto and unsafe).
+
+    With auto, the cache returned is a candidate: training weighs its fill cost against its saving for the
+    epochs the run does (plait.train.feature_plan) and may still train without it.
+    """
     if setting is False:
-        return None
+        return None, "model.vision.cache_features: false"
     reason = unsafe_reason(model.vision)
     if reason is not None:
         if setting == "auto":
-            return None
+            return None, f"not safe: {reason}"
         raise UserError(f"model.vision.cache_features: true, but {reason}; "
                         "set model.vision.cache_features to auto (cache only when safe) or false")
     settings = {
@@ -31,9 +35,12 @@ def feature_cache(setting: bool | str, model: ProjectorVLM, image_processor: Any
     }
     folder = cache_root() / "features" / encoder_fingerprint(model.vision, settings)[:32]
 
+    def prepare(paths: list[Path]) -> torch.Tensor:
+        return image_processor(images=[load_image(p) for p in paths], return_tensors="pt")["pixel_values"]
+
     @torch.no_grad()
-    def encode(paths: list[Path]) -> torch.Tensor:
-        pixels = image_processor(images=[load_image(p) for p in paths], return_tensors="pt")["pixel_values"]
+    def encode(pixels: torch.Tensor) -> torch.Tensor:
         return model.vision_features(pixels.to(next(model.vision.parameters()).device))
 
-    return FeatureCache(folder, encode)
+    return FeatureCache(folder, encode, prepare=prepare, setting="auto" if setting == "auto" else "true",
+                        unsafe=lambda: unsafe_reason(model.vision)), ""

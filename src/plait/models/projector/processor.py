@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import torch
 
 from plait.data.collate import mask, pad
-from plait.data.modalities.image import pixel_values
+from plait.data.modalities.image import pixel_values, pixel_values_many
 from plait.data.sample import Sample
 from plait.models.components.text import TextProcessor
 
@@ -31,29 +31,47 @@ class ProjectorProcessor(TextProcessor):
         self.prefix = prefix
         self.suffix = suffix
 
-    def prompt_ids(self, sample: Sample) -> list[int]:
-        """BOS, then the prompt with the image tokens in place."""
+    def prompt_parts(self, sample: Sample) -> list[str | list[int]]:
+        """The prompt in order as texts still to tokenise and ids: BOS, the prompt with the image tokens in place."""
         image = [self.image_token_id] * self.num_image_tokens if sample.media is not None else []
         bos = [self.tokenizer.bos_token_id] if self.tokenizer.bos_token_id is not None else []
         if self.placement == "between":
-            prompt = sample.prompt.replace(self.image_token, "")
-            return bos + self._ids(self.prefix) + image + self._ids(self.suffix) + self._ids(prompt)
+            return [bos, self.prefix, image, self.suffix, sample.prompt.replace(self.image_token, "")]
         before, found, after = sample.prompt.partition(self.image_token)
         if not found:
             before, after = "", sample.prompt
-        return bos + self._ids(before) + image + self._ids(after)
+        return [bos, before, image, after]
+
+    def prompt_ids(self, sample: Sample) -> list[int]:
+        """BOS, then the prompt with the image tokens in place."""
+        return _joined(self.prompt_parts(sample), self._ids)
 
     def pixels(self, sample: Sample) -> torch.Tensor | None:
         return pixel_values(self.image_processor, sample.media)
 
     def encode_train(self, sample: Sample) -> dict[str, Any]:
-        prompt = self.prompt_ids(sample)
-        target = self.target_ids(sample.target)
         if self.features is not None and sample.media is not None:
             images = {"pixel_values": None, "vision_features": self.features.get(sample.media)}
         else:
             images = {"pixel_values": self.pixels(sample)}
-        return {"input_ids": prompt + target, "labels": [-100] * len(prompt) + target, **images}
+        return _item(self.prompt_ids(sample), self.target_ids(sample.target), images)
+
+    def encode_train_many(self, samples: list[Sample]) -> list[dict[str, Any]]:
+        """What encode_train gives each sample, with the batch's texts through one tokenizer call and its images
+        through one image-processor call (with a feature cache: the stored features, no image processed)."""
+        parts = [self.prompt_parts(s) for s in samples]
+        known = self._ids_many([p for ps in parts for p in ps if isinstance(p, str)] + [s.target for s in samples])
+
+        def ids(text: str) -> list[int]:
+            return known[text] if text else []
+
+        if self.features is None:
+            images = [{"pixel_values": p} for p in pixel_values_many(self.image_processor, [s.media for s in samples])]
+        else:
+            images = [{"pixel_values": None, "vision_features": self.features.get(s.media)} if s.media is not None
+                      else {"pixel_values": None} for s in samples]
+        return [_item(_joined(ps, ids), ids(s.target) + [self.tokenizer.eos_token_id], image)
+                for s, ps, image in zip(samples, parts, images)]
 
     def prepare_training(self, samples: list[Sample]) -> int:
         """Fill the feature cache for `samples` in batches (when there is one); return how many were computed."""
@@ -94,3 +112,13 @@ class ProjectorProcessor(TextProcessor):
     def save(self, folder: Path) -> None:
         self.tokenizer.save_pretrained(folder)
         self.image_processor.save_pretrained(folder)
+
+
+def _joined(parts: list[str | list[int]], ids: Callable[[str], list[int]]) -> list[int]:
+    """The ids of `parts` end to end, texts tokenised by `ids`."""
+    return [i for part in parts for i in (ids(part) if isinstance(part, str) else part)]
+
+
+def _item(prompt: list[int], target: list[int], images: dict[str, Any]) -> dict[str, Any]:
+    """A training example: prompt and target ids, loss on the target only, and the image inputs."""
+    return {"input_ids": prompt + target, "labels": [-100] * len(prompt) + target, **images}

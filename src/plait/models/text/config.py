@@ -64,6 +64,11 @@ class TextModelConfig(FamilyConfig):
     freeze_backbone: bool = False
     """classification: train only the head."""
 
+    @property
+    def role(self) -> str:
+        """The head transformers must have for the model type (checked by plait.models.preflight)."""
+        return self.task
+
     @model_validator(mode="after")
     def _source(self) -> "TextModelConfig":
         if (self.pretrained is None) == (self.config is None):
@@ -78,6 +83,11 @@ class TextModelConfig(FamilyConfig):
             raise ValueError("labels: a regression head has one output and no label names")
         if self.labels is not None and len(set(self.labels)) != len(self.labels):
             raise ValueError(f"labels: names must differ, got {self.labels}")
+        positions = next((self.config[k] for k in ("max_position_embeddings", "n_positions")
+                          if isinstance((self.config or {}).get(k), int)), None)
+        if positions is not None and self.max_length > positions:
+            raise ValueError(f"max_length: {self.max_length} tokens exceed config.max_position_embeddings "
+                             f"{positions}; lower max_length to at most {positions} or raise it in model.config")
         return self
 
     def differences_from(self, saved: FamilyConfig) -> list[str]:

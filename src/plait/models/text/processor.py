@@ -68,14 +68,15 @@ class TextModelProcessor(TextProcessor):
         return dict(self.tokenizer(text, pair, truncation=True, max_length=self.settings.max_length))
 
     def label_value(self, sample: Sample) -> Any:
-        """The `labels` entry of a classification sample (-100 / NaN when unlabelled)."""
+        """The `labels` entry of a classification sample (-100 / NaN when unlabelled; -100 for a single label the
+        model has no class for, which only a held-out sample can have: evaluation leaves it out and counts it)."""
         s = self.settings
         if s.problem == "regression":
             return float(sample.target) if is_labelled(sample) else float("nan")
         if s.problem == "multi_label":
             names = set(sample_labels(sample))
             return [1.0 if name in names else 0.0 for name in s.labels]
-        return s.labels.index(sample.target) if is_labelled(sample) else -100
+        return s.labels.index(sample.target) if is_labelled(sample) and sample.target in s.labels else -100
 
     def encode_train(self, sample: Sample) -> dict[str, Any]:
         """Token ids (and, for classification, the label); LM labels are made at collate time."""

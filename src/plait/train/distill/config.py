@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import field_validator
 
+from plait.core.checkpoints import checkpoint_problem
 from plait.core.strict import Strict
 
 
@@ -67,3 +68,8 @@ class DistillConfig(Strict):
         if any(not 0.0 <= k <= 1.0 for k in _ends(value)):
             raise ValueError("must be in [0, 1] (start and end too, when it changes linearly)")
         return value
+
+    def teacher_problem(self, key: str = "train.distill.teacher") -> str | None:
+        """Why the teacher cannot be found before anything is built (plait.core.checkpoints), or None."""
+        return checkpoint_problem(self.teacher, key, "give a plait run directory, a saved model folder or a "
+                                  "transformers checkpoint")

@@ -33,8 +33,9 @@ class Sparsifier(TrainerCallback):
         self.resume_from = resume_from
         self.params = covered_parameters(model, cfg.include, cfg.exclude, cfg.embeddings, cfg.norms)
         if not self.params:
-            raise ValueError("train.sparsity: no trainable weight matches include/exclude (see the parameter "
-                             "names of model.named_parameters())")
+            names = [n for n, p in model.named_parameters() if p.requires_grad and p.ndim >= 2][:3]
+            raise ValueError(f"train.sparsity.include: {cfg.include} (exclude {cfg.exclude}) matches no trainable "
+                             f"weight matrix; names are those of model.named_parameters(), e.g. {names}")
         self.counts = keep_counts({n: tuple(p.shape) for n, p in self.params.items()}, cfg.target, cfg.distribution)
         self.masks: MaskSet | None = None
         self.optimizer: torch.optim.Optimizer | None = None
