@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -150,3 +151,16 @@ def test_frames_and_masks_are_padded_by_length() -> None:
     assert mask([[5, 6, 7], [8], []]).tolist() == [[1, 1, 1], [1, 0, 0], [0, 0, 0]]
     assert mask([[5, 6, 7], [8], []], "left").tolist() == [[1, 1, 1], [0, 0, 1], [0, 0, 0]]
     assert mask([[], []]).shape == (2, 0) and mask([[4]]).dtype == torch.long
+
+
+def test_batched_encoding_gives_each_sample_what_encode_train_gives(tmp_path: Path) -> None:
+    samples = npy_samples(tmp_path, TARGETS + [""], prompt="__sgn__", decoder_prompt="__de__")
+    samples[1] = dataclasses.replace(samples[1], prompt="", decoder_prompt="")  # no prompts: nothing forced
+    seed_everything(0)
+    p = build(config(), samples).processor
+    many, one = p.encode_train_many(samples), [p.encode_train(s) for s in samples]
+    assert [{k: v for k, v in m.items() if k != "features"} for m in many] == [
+        {k: v for k, v in o.items() if k != "features"} for o in one]
+    assert all(torch.equal(m["features"], o["features"]) for m, o in zip(many, one))
+    assert one[1]["prompt_ids"] == [] and one[1]["labels"][0] != -100
+    assert one[-1]["labels"] == [-100, p.tokenizer.eos_token_id]  # an empty target: EOS alone is scored

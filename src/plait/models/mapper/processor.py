@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -50,12 +51,18 @@ class MapperProcessor(TextProcessor):
 
     def encode_train(self, sample: Sample) -> dict[str, Any]:
         """Decoder input is start + decoder prompt + target; the forced prompt is not scored."""
-        encoded = self.encode_prompt(sample)
-        target = self.target_ids(sample.target)
-        prompt_len = len(encoded["decoder_ids"]) - 1
-        encoded["labels"] = [-100] * prompt_len + target
-        encoded["decoder_ids"] = encoded["decoder_ids"] + target[:-1]
-        return encoded
+        return self._train_item(sample, self._ids)
+
+    def encode_train_many(self, samples: list[Sample]) -> list[dict[str, Any]]:
+        """What encode_train gives each sample, with the batch's prompts and targets through one tokenizer call."""
+        known = self._ids_many([t for s in samples for t in (s.prompt, s.decoder_prompt, s.target)])
+        return [self._train_item(s, lambda text: known[text] if text else []) for s in samples]
+
+    def _train_item(self, sample: Sample, ids: Callable[[str], list[int]]) -> dict[str, Any]:
+        target = ids(sample.target) + [self.tokenizer.eos_token_id]
+        decoder = [self.decoder_start_id] + ids(sample.decoder_prompt)
+        return {"features": self.frames(sample), "prompt_ids": ids(sample.prompt), "decoder_ids": decoder + target[:-1],
+                "labels": [-100] * (len(decoder) - 1) + target}
 
     def _encoder(self, batch: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
         features, feature_mask = pad_frames([b["features"] for b in batch])
