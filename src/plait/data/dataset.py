@@ -257,6 +257,21 @@ class EncodedDataset(Dataset):
             self._keep(index, fresh[index])
         return [fresh[i] if i in fresh else kept[i] for i in indices]
 
+    def encode_ahead(self, batch: int = 64, shown: Callable[[int], None] | None = None) -> int:
+        """Encode and keep the samples in order, `batch` at a time, until every one is kept or the budget is
+        full; return how many are kept. Training then reads every kept sample from memory from its first step,
+        as a `datasets.map` user's data is before `trainer.train()`. `shown` gets the count after each batch."""
+        if not self.keep_bytes:
+            return 0
+        for start in range(0, len(self.samples), batch):
+            indices = list(range(start, min(start + batch, len(self.samples))))
+            self.__getitems__(indices)
+            if shown is not None:
+                shown(len(self.kept))
+            if indices[-1] not in self.kept:  # the budget is full: the rest is encoded when training reads it
+                break
+        return len(self.kept)
+
     def _keep(self, index: int, item: dict[str, Any]) -> None:
         if self.keep_bytes:
             size = _nbytes(item)

@@ -135,6 +135,10 @@ class TrainConfig(Strict):
     keep_encoded_mb: int = Field(1024, ge=0)
     """Keep encoded training samples (token ids, pixels, features) in memory after their first use, up to this
     many MiB, so later epochs skip tokenising and media processing (0 = encode on every access)."""
+    encode_ahead: bool = True
+    """Encode the training samples before the first step, in batches, as far as keep_encoded_mb holds them
+    (one process; with --nproc each rank encodes its own samples as it reads them), so no training step waits
+    for tokenising or media processing; false: encode during the first epoch."""
     optimizer: Literal["auto", "adamw_fused", "adamw_foreach", "adamw"] = "auto"
     """AdamW implementation (torch's): adamw_fused (one kernel for every parameter; the Trainer's default),
     adamw_foreach (batched per tensor list), adamw (a loop per tensor); auto = fused where torch has the

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -11,7 +12,7 @@ from typing import Any, Callable
 import torch
 from safetensors.torch import load_model, save_model
 
-from plait.core.trainer_imports import TrainingArguments, PrinterCallback, ProgressCallback
+from plait.core.trainer_imports import PrinterCallback, ProgressCallback, TrainingArguments
 from plait.data.config import MixConfig
 from plait.data.dataset import EncodedDataset
 from plait.data.mix import mix_training
@@ -27,7 +28,7 @@ from plait.train.distributed import distributed_arguments
 from plait.train.feature_plan import plan_feature_cache
 from plait.train.nonfinite import IndexedCollator, IndexedDataset, NonFiniteGuard, record_skip
 from plait.train.preempt import Preemption
-from plait.train.progress import TrainingProgress, console, warmup_note
+from plait.train.progress import TrainingProgress, console, counting, warmup_note
 from plait.train.resume import ResumeState
 from plait.train.trainer import PlaitTrainer
 from plait.train.schedules import build_scheduler
@@ -150,6 +151,8 @@ def train(
     if cfg.padding_free:
         check_padding_free(model)
         collate = FlatteningCollator(collate)
+    encoded = EncodedDataset(train_samples, built.processor.encode_train, cfg.keep_encoded_mb * 2**20,
+                             built.processor.encode_train_many)
     guard = NonFiniteGuard([s.id for s in train_samples], cfg.skip_nonfinite, cfg.precision != "fp16",
                            on_skip=lambda step, reason, ids: record_skip(run, step, reason, ids))
     sparsifier = Sparsifier.for_run(cfg.sparsity, model, steps, run, resume_from, stage) if cfg.sparsity else None
@@ -159,9 +162,7 @@ def train(
         args=training_arguments(cfg, run.checkpoints, steps, seed, progress),
         # a mix's items are index tuples into several sources: no sample index to name a bad batch by
         data_collator=mixing.collate if mixing else IndexedCollator(collate),
-        train_dataset=mixing.dataset if mixing else IndexedDataset(
-            EncodedDataset(train_samples, built.processor.encode_train, cfg.keep_encoded_mb * 2**20,
-                           built.processor.encode_train_many)),
+        train_dataset=mixing.dataset if mixing else IndexedDataset(encoded),
         guard=guard,
         make_optimizer=lambda wrapped: make_optimizer(wrapped, cfg),
         make_scheduler=lambda optimizer: build_scheduler(optimizer, cfg.schedule, steps, cfg.lr),
@@ -181,6 +182,8 @@ def train(
     epochs = cache_epochs if cache_epochs is not None else planned_epochs(
         cfg, len(mixing.dataset) if mixing else len(train_samples))
     plan_feature_cache(built, train_samples, epochs, run, trainer.is_world_process_zero(), stage)
+    if cfg.encode_ahead and not mixing and world_size() == 1:
+        encode_ahead(encoded, run, progress)
     with preemption.installed(), shown.closed():
         trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
     state = trainer.state
@@ -193,3 +196,11 @@ def train(
             load_model(model, str(best), strict=False)
     return TrainResult(state.global_step, round(state.epoch or 0.0, 4), evaluator.state(), stopped_early)
 
+
+def encode_ahead(encoded: EncodedDataset, run: RunDir, live: bool) -> None:
+    """Encode the training samples before the first step (train.encode_ahead); log how many and how long."""
+    start = time.perf_counter()
+    with counting(live, "encode", len(encoded)) as shown:
+        kept = encoded.encode_ahead(shown=shown)
+    run.log({"step": 0, "split": "event", "event": "encoded_ahead", "samples": kept, "of": len(encoded),
+             "mib": round(encoded.kept_bytes / 2**20, 1), "seconds": round(time.perf_counter() - start, 2)})

@@ -32,6 +32,18 @@ def warmup_note(warmup_steps: int, steps: int, key: str = "train") -> str | None
             f"{key}.epochs): the learning rate is still rising when training ends; lower it, or train longer")
 
 
+@contextlib.contextmanager
+def counting(live: bool, description: str, total: int, out: Console | None = None) -> Iterator[Callable[[int], None]]:
+    """A transient live line counting up to `total` (with `live`); yields the function that sets the count."""
+    if not live:
+        yield lambda done: None
+        return
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  TextColumn("eta"), TimeRemainingColumn(), console=out or console, transient=True) as bar:
+        task = bar.add_task(description, total=total)
+        yield lambda done: bar.update(task, completed=done)
+
+
 class TrainingProgress(TrainerCallback):
     """A live progress line (with `live`), a summary after each in-training evaluation and at the end (rank 0)."""
 
