@@ -92,7 +92,10 @@ def run_reference(exp: Experiment, data: Prepared, sync: bool = True) -> Timing:
     sampler = None
     if cfg.group_by_length:
         sampler = LengthGroupedSampler(cfg.batch_size * cfg.grad_accum, lengths=[processor.length(s) for s in samples])
-    dataset = EncodedDataset(samples, processor.encode_train, encode_many=processor.encode_train_many)
+    # the same data pipeline as plait's: samples kept once encoded, and encoded before the first step
+    dataset = EncodedDataset(samples, processor.encode_train, cfg.keep_encoded_mb * 2**20, processor.encode_train_many)
+    if cfg.encode_ahead:
+        dataset.encode_ahead()
     loader = reference_loader(dataset, cfg.batch_size, collate, exp.seed, cfg.num_workers, sampler)
     optimizer = make_optimizer(built.model, cfg)
     scheduler = build_scheduler(optimizer, cfg.schedule, cfg.max_steps, cfg.lr)
