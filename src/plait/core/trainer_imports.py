@@ -1,4 +1,5 @@
-"""transformers' Trainer modules, imported without peft (and bitsandbytes) until a run uses LoRA or 4 bits.
+"""transformers' Trainer modules, imported without peft (and bitsandbytes) until a run uses LoRA or 4 bits;
+accelerate's per-step package probe answered once (see _answer_once).
 
 transformers.trainer_utils and transformers.trainer import peft at module level whenever peft is installed
 (`if is_peft_available(): from peft import PeftModel`), only to recognise peft-wrapped models; peft in turn
@@ -49,6 +50,21 @@ def peft_in_trainer() -> None:
 
 
 _defer()
+
+
+def _answer_once() -> None:
+    """accelerate 1.15's AcceleratedOptimizer.step asks `is_lomo_available()` (an importlib find_spec of
+    lomo_optim) twice on every optimizer step: 0.26 ms, about 2% of a small model's CPU step. Whether a
+    package is installed does not change while a process runs, so its module gets the answer cached."""
+    import functools
+
+    import accelerate.optimizer as accelerated
+
+    if not isinstance(accelerated.is_lomo_available, functools._lru_cache_wrapper):
+        accelerated.is_lomo_available = functools.cache(accelerated.is_lomo_available)
+
+
+_answer_once()
 
 from transformers import (  # noqa: E402  (after the deferral above)
     Trainer, TrainerCallback, TrainerControl, TrainerState, TrainingArguments, enable_full_determinism, set_seed,
