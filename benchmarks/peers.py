@@ -69,20 +69,27 @@ def stored(rows: list[dict], arrays: dict[str, tuple]):
                                                                  output_all_columns=True)
 
 
+def plait_side(exp, data, warmup: int) -> dict:
+    """plait's side: `plait run`'s training assembly on `data`, under the probe; its figures and logged losses."""
+    from plait.bench.harness import finish, run_plait
+
+    with tempfile.TemporaryDirectory() as tmp:
+        timing = finish(run_plait(exp, data, Path(tmp)), exp, warmup)
+    return {**timing.figures, "losses": timing.losses}
+
+
 def side(name: str, steps: int, warmup: int, llava: Path) -> dict:
     """Train one side in this process; its figures."""
     import torch
 
-    from plait.bench.harness import build, finish, run_plait
+    from plait.bench.harness import build
     from plait.bench.probe import Probe
     from plait.pipeline import prepare_data
 
     exp = experiment(steps)
     data = prepare_data(exp, dry_run=False)
     if name == "plait":
-        with tempfile.TemporaryDirectory() as tmp:
-            timing = finish(run_plait(exp, data, Path(tmp)), exp, warmup)
-        return {**timing.figures, "losses": timing.losses}
+        return plait_side(exp, data, warmup)
     from transformers import DataCollatorForSeq2Seq, LlavaForConditionalGeneration, Trainer, TrainingArguments
 
     processor = build(exp, data).processor  # the same token ids and pixels plait trains on, encoded once

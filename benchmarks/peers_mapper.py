@@ -107,16 +107,15 @@ def side(name: str, steps: int, warmup: int, folder: Path) -> dict:
     """Train one side in this process; its figures and logged losses."""
     import torch
 
-    from plait.bench.harness import build, finish, run_plait
+    from benchmarks.peers import plait_side
+    from plait.bench.harness import build
     from plait.bench.probe import Probe
     from plait.pipeline import prepare_data
 
     exp = experiment(steps)
     data = prepare_data(exp, dry_run=False)
     if name == "plait":
-        with tempfile.TemporaryDirectory() as tmp:
-            timing = finish(run_plait(exp, data, Path(tmp)), exp, warmup)
-        return {**timing.figures, "losses": timing.losses}
+        return plait_side(exp, data, warmup)
     from transformers import AutoTokenizer, Seq2SeqTrainer, Seq2SeqTrainingArguments
 
     from plait.train.loop import make_optimizer

@@ -14,30 +14,13 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from tests.tiny_families import FLAMINGO, GIT
+
 if TYPE_CHECKING:
     from tests.bad_inputs import Ctx
 
 Setup = Callable[["Ctx"], list[str]]
 
-FLAMINGO = {
-    "family": "flamingo",
-    "vision": {"config": {"model_type": "clip_vision_model", "image_size": 16, "patch_size": 8, "hidden_size": 16,
-                          "intermediate_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2}},
-    "resampler": {"latents": 4, "depth": 1, "heads": 2, "head_dim": 8},
-    "cross_attention": {"every": 1, "heads": 2, "ff_mult": 2},
-    "language": {"config": {"model_type": "opt", "hidden_size": 16, "ffn_dim": 32, "num_hidden_layers": 2,
-                            "num_attention_heads": 2, "word_embed_proj_dim": 16, "max_position_embeddings": 64}},
-    "tokenizer": {"train": {"kind": "wordlevel", "vocab_size": 100}},
-}
-GIT = {
-    "family": "git",
-    "language": {"config": {"model_type": "git", "hidden_size": 16, "intermediate_size": 32, "num_hidden_layers": 2,
-                            "num_attention_heads": 2, "max_position_embeddings": 64,
-                            "vision_config": {"image_size": 16, "patch_size": 8, "hidden_size": 12,
-                                              "intermediate_size": 24, "num_hidden_layers": 1,
-                                              "num_attention_heads": 2}}},
-    "tokenizer": {"train": {"kind": "wordlevel", "vocab_size": 100}},
-}
 ADAPTER = {
     "family": "adapter",
     "vision": {"config": {"model_type": "clip_vision_model", "image_size": 16, "patch_size": 8, "hidden_size": 32,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from tests.integration.test_flamingo_run import FLAMINGO
+from tests.tiny_families import FLAMINGO
 from tests.integration.test_git_run import GIT
 
 CAPTIONS = {"kind": "builtin_captions", "part": "captions", "train_size": 24, "validation_size": 4, "test_size": 4,

@@ -16,18 +16,7 @@ from plait.pipeline import load_run, prepare_data
 from plait.runs.rundir import find_runs
 from plait.train.seed import seed_everything
 from tests.tiny import write_experiment
-
-FLAMINGO = {
-    "family": "flamingo",
-    "vision": {"config": {"model_type": "clip_vision_model", "image_size": 16, "patch_size": 8, "hidden_size": 16,
-                          "intermediate_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2}},
-    "resampler": {"latents": 4, "depth": 1, "heads": 2, "head_dim": 8},
-    "cross_attention": {"every": 1, "heads": 2, "ff_mult": 2},
-    "language": {"config": {"model_type": "opt", "hidden_size": 16, "ffn_dim": 32, "num_hidden_layers": 2,
-                            "num_attention_heads": 2, "word_embed_proj_dim": 16, "max_position_embeddings": 64}},
-    "tokenizer": {"train": {"kind": "wordlevel", "vocab_size": 100}},
-}
-
+from tests.tiny_families import FLAMINGO
 
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory):

@@ -21,7 +21,7 @@ from plait.models.family import BuildOptions, get_family
 from plait.models.projector.processor import ProjectorProcessor
 from plait.pipeline import prepare_data
 from plait.train.nonfinite import INDEX, IndexedDataset
-from tests.integration.test_flamingo_run import FLAMINGO
+from tests.tiny_families import FLAMINGO
 from tests.integration.test_git_run import GIT
 from tests.tiny import tiny, write_experiment
 from tests.tiny_adapter import tiny_model as adapter_model

@@ -13,11 +13,8 @@ import transformers
 from PIL import Image
 
 from plait.cli import main
-from plait.config.schema import Experiment
 from plait.errors import UserError
 from plait.models.components.feature_cache import FeatureCache, ProbeTimes, content_key
-from plait.models.family import BuildOptions, get_family
-from plait.pipeline import prepare_data
 from plait.runs import atomic
 from plait.runs.rundir import create_run_dir, find_runs
 from plait.runs.status import parse_status
@@ -25,8 +22,9 @@ from plait.train.config import TrainConfig
 from plait.train.feature_plan import PROBE_IMAGES, decide, plan_feature_cache
 from plait.train.loop import planned_epochs, train
 from plait.train.preempt import PREEMPTED_EXIT
-from plait.train.seed import seed_everything
-from tests.tiny import tiny, write_experiment
+from tests.tiny import write_experiment
+from tests.unit.test_feature_cache import build as build_with_data
+from tests.unit.test_feature_cache import cache_dir  # noqa: F401  (a fixture)
 
 
 @pytest.mark.parametrize("inputs, missing, fill_s, saving_s, epochs, on, says", [
@@ -74,17 +72,9 @@ def test_planned_epochs_counts_the_samples_the_steps_draw():
     assert planned_epochs(TrainConfig(max_steps=3, batch_size=8, grad_accum=2), 96) == 0.5
 
 
-@pytest.fixture()
-def cache_dir(tmp_path, monkeypatch):
-    monkeypatch.setenv("PLAIT_CACHE", str(tmp_path / "cache"))
-    return tmp_path / "cache"
-
-
 def build(**updates):
-    exp = Experiment.model_validate(tiny(**updates))
-    data = prepare_data(exp, dry_run=False)
-    seed_everything(exp.seed)
-    return exp, data.splits["train"], get_family("projector").build(exp.model, data.splits["train"], BuildOptions())
+    exp, data, built = build_with_data(**updates)
+    return exp, data.splits["train"], built
 
 
 def fake_probe(saves: bool):

@@ -9,7 +9,7 @@ from plait.config.schema import Experiment
 from plait.data.sample import Sample
 from plait.models.components.tokenizer import train_tokenizer
 from plait.models.flamingo.processor import FlamingoProcessor
-from tests.integration.test_flamingo_run import FLAMINGO
+from tests.tiny_families import FLAMINGO
 from tests.tiny import tiny
 
 

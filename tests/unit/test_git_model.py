@@ -13,11 +13,8 @@ from plait.models.components.loss import token_loss
 from plait.models.git.build import build, export_git, load, save
 from plait.models.git.config import GitModelConfig
 from plait.train.seed import seed_everything
+from tests.tiny_families import GIT_CONFIG as GIT
 
-GIT = {"model_type": "git", "hidden_size": 16, "intermediate_size": 32, "num_hidden_layers": 2,
-       "num_attention_heads": 2, "max_position_embeddings": 64,
-       "vision_config": {"image_size": 16, "patch_size": 8, "hidden_size": 12, "intermediate_size": 24,
-                         "num_hidden_layers": 1, "num_attention_heads": 2}}
 DINO = {"model_type": "vit", "image_size": 24, "patch_size": 4, "hidden_size": 20, "intermediate_size": 24,
         "num_hidden_layers": 1, "num_attention_heads": 2}
 

@@ -17,16 +17,15 @@ from plait.evaluate.perplexity import perplexity
 from plait.models.components.loss import token_loss
 from plait.models.family import BuildOptions, get_family
 from plait.train.seed import seed_everything
-from tests.integration.test_flamingo_run import FLAMINGO
+from tests.tiny_families import FLAMINGO, GIT
 from tests.mapper_data import TINY_T5, npy_samples
 from tests.tiny import tiny
 from tests.tiny_adapter import tiny_model
-from tests.unit.test_git_model import GIT
 
 MODELS = {
     "projector": None,  # tests.tiny's own model
     "flamingo": FLAMINGO,
-    "git": {"family": "git", "language": {"config": GIT}, "tokenizer": {"train": {"kind": "wordlevel", "vocab_size": 64}}},
+    "git": GIT,
     "adapter": tiny_model(),
     "mapper": {"family": "mapper", "backbone": {"config": TINY_T5}, "tokenizer": {"train": {"kind": "wordlevel"}},
                "dropout": 0.0},
