@@ -8,21 +8,19 @@ from typing import Any
 import torch
 
 from plait.data.collate import mask, pad
-from plait.data.modalities.image import pixel_values, pixel_values_many
 from plait.data.sample import Sample
-from plait.models.components.text import TextProcessor
+from plait.models.components.image_text import ImageTextProcessor
 
 MODALITY_TOKEN = "<modality>"
 IMAGE_TOKEN = "<image>"
 
 
-class AdapterProcessor(TextProcessor):
+class AdapterProcessor(ImageTextProcessor):
     """Tokenizer + image processor; a sample without an image gets the no-image prompt instead of visual tokens."""
 
     def __init__(self, tokenizer: Any, image_processor: Any, num_visual_tokens: int,
                  image_prompt: str = "Image: ", no_image_prompt: str = "Image: N/A") -> None:
-        super().__init__(tokenizer)
-        self.image_processor = image_processor
+        super().__init__(tokenizer, image_processor)
         self.num_visual_tokens = num_visual_tokens
         self.image_prompt = image_prompt
         self.no_image_prompt = no_image_prompt
@@ -39,28 +37,9 @@ class AdapterProcessor(TextProcessor):
         prompt = sample.prompt.replace(IMAGE_TOKEN, "").replace(MODALITY_TOKEN, "").strip()
         return [self.modality_id] + bos + image + self._ids(prompt)  # token lists joined, as LaVIN does
 
-    def pixels(self, sample: Sample) -> torch.Tensor | None:
-        return pixel_values(self.image_processor, sample.media)
-
-    def encode_train(self, sample: Sample) -> dict[str, Any]:
-        return self._train_item(sample, self.pixels(sample))
-
-    def encode_train_many(self, samples: list[Sample]) -> list[dict[str, Any]]:
-        """The batch's training examples with its images through one image-processor call (encode_train's tensors)."""
-        pixels = pixel_values_many(self.image_processor, [s.media for s in samples])
-        return [self._train_item(s, p) for s, p in zip(samples, pixels)]
-
-    def _train_item(self, sample: Sample, pixels: torch.Tensor | None) -> dict[str, Any]:
-        prompt = self.prompt_ids(sample)
-        target = self.target_ids(sample.target)
-        return {"input_ids": prompt + target, "labels": [-100] * len(prompt) + target, "pixel_values": pixels}
-
     def length(self, sample: Sample) -> int:
         """Tokens of the encoded training sample, without loading its image."""
         return len(self.prompt_ids(sample)) + len(self.target_ids(sample.target))
-
-    def encode_prompt(self, sample: Sample) -> dict[str, Any]:
-        return {"input_ids": self.prompt_ids(sample), "pixel_values": self.pixels(sample)}
 
     def _batch(self, batch: list[dict[str, Any]], side: str) -> dict[str, torch.Tensor]:
         ids = [b["input_ids"] for b in batch]

@@ -7,19 +7,17 @@ from typing import Any
 
 import torch
 
-from plait.data.modalities.image import pixel_values, pixel_values_many
 from plait.data.sample import Sample
-from plait.models.components.text import TextProcessor
+from plait.models.components.image_text import ImageTextProcessor
 
 
-class FlamingoProcessor(TextProcessor):
+class FlamingoProcessor(ImageTextProcessor):
     """Tokenizer + image processor. A sample with an image reads `<bos> ... <image> prompt target <eoc> <eos>`
     (the marker is prepended when the prompt has none); a text-only sample `<bos> prompt target <eos>`.
     Labels mask the prompt, padding and `<image>`."""
 
     def __init__(self, tokenizer: Any, image_processor: Any, image_token: str, end_of_chunk: str) -> None:
-        super().__init__(tokenizer)
-        self.image_processor = image_processor
+        super().__init__(tokenizer, image_processor)
         self.image_token = image_token
         self.end_of_chunk = end_of_chunk
         self.image_token_id = tokenizer.convert_tokens_to_ids(image_token)
@@ -44,27 +42,9 @@ class FlamingoProcessor(TextProcessor):
     def target_length(self, text: str) -> int:
         return len(self._ids(text)) + 2
 
-    def pixels(self, sample: Sample) -> torch.Tensor | None:
-        return pixel_values(self.image_processor, sample.media)
-
-    def encode_train(self, sample: Sample) -> dict[str, Any]:
-        return self._train_item(sample, self.pixels(sample))
-
-    def encode_train_many(self, samples: list[Sample]) -> list[dict[str, Any]]:
-        """The batch's training examples with its images through one image-processor call (encode_train's tensors)."""
-        pixels = pixel_values_many(self.image_processor, [s.media for s in samples])
-        return [self._train_item(s, p) for s, p in zip(samples, pixels)]
-
-    def _train_item(self, sample: Sample, pixels: torch.Tensor | None) -> dict[str, Any]:
-        prompt, target = self.prompt_ids(sample), self.sample_target_ids(sample)
-        return {"input_ids": prompt + target, "labels": [-100] * len(prompt) + target, "pixel_values": pixels}
-
     def length(self, sample: Sample) -> int:
         """Tokens of the encoded training sample, without loading its image."""
         return len(self.prompt_ids(sample)) + len(self.sample_target_ids(sample))
-
-    def encode_prompt(self, sample: Sample) -> dict[str, Any]:
-        return {"input_ids": self.prompt_ids(sample), "pixel_values": self.pixels(sample)}
 
     def _images(self, batch: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
         """(batch, 1, C, H, W): rows without an image get zeros, which no token attends to."""

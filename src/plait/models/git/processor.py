@@ -8,45 +8,25 @@ from typing import Any
 
 import torch
 
-from plait.data.modalities.image import pixel_values, pixel_values_many
 from plait.data.sample import Sample
-from plait.models.components.text import TextProcessor
+from plait.models.components.image_text import ImageTextProcessor
 
 
-class GitProcessor(TextProcessor):
+class GitProcessor(ImageTextProcessor):
     """Tokenizer + image processor; labels mask the prompt and padding."""
 
     def __init__(self, tokenizer: Any, image_processor: Any, image_tokens: int) -> None:
-        super().__init__(tokenizer)
-        self.image_processor = image_processor
+        super().__init__(tokenizer, image_processor)
         self.image_tokens = image_tokens
 
     def prompt_ids(self, sample: Sample) -> list[int]:
         bos = [self.tokenizer.bos_token_id] if self.tokenizer.bos_token_id is not None else []
         return bos + self._ids(sample.prompt.replace("<image>", " ").strip())
 
-    def pixels(self, sample: Sample) -> torch.Tensor | None:
-        return pixel_values(self.image_processor, sample.media)
-
-    def encode_train(self, sample: Sample) -> dict[str, Any]:
-        return self._train_item(sample, self.pixels(sample))
-
-    def encode_train_many(self, samples: list[Sample]) -> list[dict[str, Any]]:
-        """The batch's training examples with its images through one image-processor call (encode_train's tensors)."""
-        pixels = pixel_values_many(self.image_processor, [s.media for s in samples])
-        return [self._train_item(s, p) for s, p in zip(samples, pixels)]
-
-    def _train_item(self, sample: Sample, pixels: torch.Tensor | None) -> dict[str, Any]:
-        prompt, target = self.prompt_ids(sample), self.target_ids(sample.target)
-        return {"input_ids": prompt + target, "labels": [-100] * len(prompt) + target, "pixel_values": pixels}
-
     def length(self, sample: Sample) -> int:
         """Positions of the encoded training sample (image tokens included), without loading its image."""
         images = self.image_tokens if sample.media is not None else 0
         return images + len(self.prompt_ids(sample)) + len(self.target_ids(sample.target))
-
-    def encode_prompt(self, sample: Sample) -> dict[str, Any]:
-        return {"input_ids": self.prompt_ids(sample), "pixel_values": self.pixels(sample)}
 
     @staticmethod
     def _images(batch: list[dict[str, Any]]) -> dict[str, torch.Tensor]:

@@ -1,0 +1,46 @@
+"""The training side of processors for text with at most one image per sample: ids, labels and pixels."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from plait.data.modalities.image import pixel_values, pixel_values_many
+from plait.data.sample import Sample
+from plait.models.components.text import TextProcessor
+
+
+class ImageTextProcessor(TextProcessor):
+    """A tokenizer and a transformers image processor; a training example is the prompt's ids (the family's
+    `prompt_ids`), then the target's, labelled, and the image's pixels (None without one)."""
+
+    def __init__(self, tokenizer: Any, image_processor: Any) -> None:
+        super().__init__(tokenizer)
+        self.image_processor = image_processor
+
+    def prompt_ids(self, sample: Sample) -> list[int]:
+        """The ids before the target (each family places its image and special tokens)."""
+        raise NotImplementedError
+
+    def sample_target_ids(self, sample: Sample) -> list[int]:
+        """The target's ids, as labelled (by default `target_ids` of its text)."""
+        return self.target_ids(sample.target)
+
+    def pixels(self, sample: Sample) -> torch.Tensor | None:
+        return pixel_values(self.image_processor, sample.media)
+
+    def encode_train(self, sample: Sample) -> dict[str, Any]:
+        return self._train_item(sample, self.pixels(sample))
+
+    def encode_train_many(self, samples: list[Sample]) -> list[dict[str, Any]]:
+        """The batch's training examples with its images through one image-processor call (encode_train's tensors)."""
+        pixels = pixel_values_many(self.image_processor, [s.media for s in samples])
+        return [self._train_item(s, p) for s, p in zip(samples, pixels)]
+
+    def encode_prompt(self, sample: Sample) -> dict[str, Any]:
+        return {"input_ids": self.prompt_ids(sample), "pixel_values": self.pixels(sample)}
+
+    def _train_item(self, sample: Sample, pixels: torch.Tensor | None) -> dict[str, Any]:
+        prompt, target = self.prompt_ids(sample), self.sample_target_ids(sample)
+        return {"input_ids": prompt + target, "labels": [-100] * len(prompt) + target, "pixel_values": pixels}
