@@ -128,3 +128,29 @@ def test_transformers_teacher_is_loaded_frozen_and_its_tokenizer_checked(tmp_pat
         load_teacher(str(tmp_path / "teacher"), torch.nn.Linear(2, 2), tokenizer(["a"]))
     with pytest.raises(UserError, match="cannot load 'nowhere/none' as a transformers checkpoint"):
         load_teacher("nowhere/none", student, tokenizer(["a"]))
+
+
+@pytest.mark.parametrize("family", ["flamingo", "git", "adapter"])
+def test_image_family_students_are_distilled_over_their_target_tokens(family, tmp_path):
+    """The soft loss of a flamingo, GIT or adapter student is KL over the positions that predict target tokens
+    (logits[:, t] against labels[:, t + 1]; GIT's image positions are not among its logits)."""
+    from plait.train.distill.config import DistillConfig
+    from plait.train.distill.hook import Distiller
+    from tests.unit.test_perplexity_families import built_and_samples
+
+    student, samples = built_and_samples(family, tmp_path)
+    teacher, _ = built_and_samples(family, tmp_path)  # the same weights under the same seed...
+    for p in teacher.model.parameters():  # ...moved, so that it disagrees with the student
+        p.data.add_(0.05 * torch.randn_like(p))
+    student.model.eval(), teacher.model.eval()
+    batch = student.processor.collate([student.processor.encode_train(s) for s in samples])
+    distiller = Distiller(DistillConfig(teacher="unused", temperature=1.0, kd_factor=1.0), teacher.model,
+                          label_shift(student.model), steps=10, vocab=len(student.processor.tokenizer))
+    with torch.no_grad():
+        outputs = student.model(**batch)
+        got = distiller.loss(outputs.loss, outputs, batch, None, step=0)
+        q, p = outputs.logits[:, :-1].float(), teacher.model(**batch).logits[:, :-1].float()
+    keep = batch["labels"][:, 1:] != -100
+    kl = (p.softmax(-1) * (p.log_softmax(-1) - q.log_softmax(-1))).sum(-1)
+    assert keep.sum() > 0 and float(got) == pytest.approx(float(kl[keep].mean()), rel=1e-5)
+    assert float(got) > 0
