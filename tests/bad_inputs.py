@@ -297,6 +297,10 @@ CASES: list[Case] = [
          "does not check it)", lambda c: ["run", str(c.experiment(**{"model": {**MAPPER, "backbone": {"config": {
              **MAPPER["backbone"]["config"], "encoder_attention_heads": 3}}}, "eval.metrics": ["bleu"]}))],
          "model.backbone.config.encoder_attention_heads: 3 heads do not divide d_model 16"),
+    Case("backbone-not-seq2seq", "the mapper's backbone a decoder-only LM (`model_type: llama`)",
+         lambda c: ["run", str(c.experiment(**{"model": {**MAPPER, "backbone": {"config": {
+             "model_type": "llama", "hidden_size": 16, "num_attention_heads": 2}}}, "eval.metrics": ["bleu"]}))],
+         "model.backbone.config.model_type: 'llama' has no encoder-decoder with an LM head in transformers"),
     Case("model-type-unknown", "`model_type: llamaz`",
          lambda c: ["run", str(c.experiment(**{"model.language.config.model_type": "llamaz"}))],
          "model.language.config.model_type: 'llamaz' is not a transformers model type"),

@@ -22,3 +22,15 @@ def test_config_and_registry_import_without_torch():
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'transformers')))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_validating_the_quickstarts_imports_no_torch():
+    """`plait validate` stays fast: no config validator reaches for transformers or torch (the checks that
+    need them live in plait.models.preflight, run by `plait run` and `plait validate --models`)."""
+    names = ["quickstart", "signs-quickstart", "scienceqa-quickstart", "text-quickstart"]
+    code = ("import sys; from plait.config import load_experiment\n"
+            f"for name in {names!r}:\n"
+            "    load_experiment(f'experiments/{name}.yaml')\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'transformers')))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert done.stdout.strip() == "[]"

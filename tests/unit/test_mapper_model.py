@@ -42,8 +42,16 @@ def test_misspelled_mapper_kind_is_one_line_naming_the_key(tmp_path: Path) -> No
 
 
 def test_backbone_must_be_an_encoder_decoder() -> None:
-    with pytest.raises(ValueError, match="model_type 'llama' is not a transformers encoder-decoder"):
-        config(backbone={"config": {"model_type": "llama"}})
+    """Checked before a run starts (plait.models.preflight: `plait run`, `plait validate --models`), not by the
+    torch-free config."""
+    from plait.models.preflight import check_model
+
+    cfg = config(backbone={"config": {"model_type": "llama"}})
+    with pytest.raises(ConfigError) as err:
+        check_model(cfg)
+    assert err.value.lines == ["model.backbone.config.model_type: 'llama' has no encoder-decoder with an LM head in "
+                               "transformers (e.g. t5, mt5, bart, mbart, m2m_100, marian)"]
+    check_model(config(backbone={"config": {"model_type": "t5", "d_model": 16, "num_heads": 2}}))  # no error
 
 
 def test_conv_mapper_shortens_and_ignores_padding() -> None:

@@ -102,7 +102,9 @@ def config_problems(key: str, config: dict[str, Any], role: str = "") -> list[st
 ROLE_HEADS = {"causal_lm": ("MODEL_FOR_CAUSAL_LM_MAPPING_NAMES", "causal LM head", "llama, opt, gpt2"),
               "masked_lm": ("MODEL_FOR_MASKED_LM_MAPPING_NAMES", "masked LM head", "bert, roberta, distilbert"),
               "classification": ("MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES", "sequence classification "
-                                 "head", "bert, roberta, gpt2")}
+                                 "head", "bert, roberta, gpt2"),
+              "seq2seq": ("MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES", "encoder-decoder with an LM head",
+                          "t5, mt5, bart, mbart, m2m_100, marian")}
 
 
 def role_problem(key: str, model_type: str, built: Any, role: str) -> str | None:
@@ -124,7 +126,7 @@ def role_problem(key: str, model_type: str, built: Any, role: str) -> str | None
     if role not in ROLE_HEADS:
         return None
     mapping, head, examples = ROLE_HEADS[role]
-    if model_type not in getattr(modeling_auto, mapping):
+    if model_type not in getattr(modeling_auto, mapping) or model_type == "encoder-decoder":  # that one needs two
         return f"{key}.config.model_type: {model_type!r} has no {head} in transformers (e.g. {examples})"
     if (role == "causal_lm" and model_type in modeling_auto.MODEL_FOR_MASKED_LM_MAPPING_NAMES
             and not getattr(built, "is_decoder", False) and not key == "model"):

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
 from plait.core.strict import Strict
 from plait.models.components.config import Component, TokenizerConfig
@@ -74,20 +74,7 @@ class SignalConfig(Strict):
 class BackboneConfig(Component):
     """The encoder-decoder: any transformers seq2seq LM (T5, mT5, BART, mBART, M2M100, NLLB, Marian...)."""
 
-    @field_validator("config")
-    @classmethod
-    def _encoder_decoder(cls, value: dict | None) -> dict | None:
-        if value is None or "model_type" not in value:
-            return value
-        from transformers.models.auto.modeling_auto import MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES as SEQ2SEQ
-
-        kind = value["model_type"]
-        if kind not in SEQ2SEQ or kind == "encoder-decoder":
-            raise ValueError(
-                f"model_type {kind!r} is not a transformers encoder-decoder; "
-                "use one of t5, mt5, umt5, bart, mbart, m2m_100, marian, pegasus, led"
-            )
-        return value
+    role: ClassVar[str] = "seq2seq"  # checked against transformers' seq2seq models (plait.models.preflight)
 
 
 class MapperModelConfig(FamilyConfig):
