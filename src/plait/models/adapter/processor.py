@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -58,7 +57,3 @@ class AdapterProcessor(ImageTextProcessor):
     def collate_prompts(self, batch: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
         """Left-padded prompts for generation."""
         return self._batch(batch, "left")
-
-    def save(self, folder: Path) -> None:
-        self.tokenizer.save_pretrained(folder)
-        self.image_processor.save_pretrained(folder)

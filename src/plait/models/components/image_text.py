@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -44,3 +45,23 @@ class ImageTextProcessor(TextProcessor):
     def _train_item(self, sample: Sample, pixels: torch.Tensor | None) -> dict[str, Any]:
         prompt, target = self.prompt_ids(sample), self.sample_target_ids(sample)
         return {"input_ids": prompt + target, "labels": [-100] * len(prompt) + target, "pixel_values": pixels}
+
+    def images(self, batch: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
+        """The batch's pixels, every row given an image (zeros where a sample has none); {} for only text."""
+        pixels = [b["pixel_values"] for b in batch]
+        present = [p for p in pixels if p is not None]
+        if not present:
+            return {}
+        return {"pixel_values": torch.stack([torch.zeros_like(present[0]) if p is None else p for p in pixels])}
+
+    def collate(self, batch: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
+        """Right-padded training batch."""
+        return self.text_batch(batch) | self.images(batch)
+
+    def collate_prompts(self, batch: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
+        """Left-padded prompts for generation."""
+        return self.prompt_batch(batch) | self.images(batch)
+
+    def save(self, folder: Path) -> None:
+        self.tokenizer.save_pretrained(folder)
+        self.image_processor.save_pretrained(folder)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -46,23 +45,7 @@ class FlamingoProcessor(ImageTextProcessor):
         """Tokens of the encoded training sample, without loading its image."""
         return len(self.prompt_ids(sample)) + len(self.sample_target_ids(sample))
 
-    def _images(self, batch: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
+    def images(self, batch: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
         """(batch, 1, C, H, W): rows without an image get zeros, which no token attends to."""
-        pixels = [b["pixel_values"] for b in batch]
-        present = [p for p in pixels if p is not None]
-        if not present:
-            return {}
-        blank = torch.zeros_like(present[0])
-        return {"pixel_values": torch.stack([blank if p is None else p for p in pixels])[:, None]}
-
-    def collate(self, batch: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
-        """Right-padded training batch."""
-        return self.text_batch(batch) | self._images(batch)
-
-    def collate_prompts(self, batch: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
-        """Left-padded prompts for generation."""
-        return self.prompt_batch(batch) | self._images(batch)
-
-    def save(self, folder: Path) -> None:
-        self.tokenizer.save_pretrained(folder)
-        self.image_processor.save_pretrained(folder)
+        out = super().images(batch)
+        return {"pixel_values": out["pixel_values"][:, None]} if out else out
