@@ -61,6 +61,13 @@ class Processor(Protocol):
     def prepare_training(self, samples: list[Sample]) -> int:
         """Work done once before training (e.g. filling `features`); how many items it computed."""
 
+    def perplexity_scoring(self, mask_seed: int) -> tuple[str, int | None, Any]:
+        """What evaluation task `perplexity` scores: (name, label shift or None for the model's `label_shift`,
+        a masking collator or None)."""
+
+    def scoring_batch(self, batch: list[dict[str, Any]], masker: Any) -> dict[str, "torch.Tensor"]:
+        """The batch perplexity scores (labels included)."""
+
     def save(self, folder: Path) -> None:
         """Write tokenizer and media processors into the model folder."""
 
