@@ -67,6 +67,17 @@ def train_curve(run: Any) -> list[tuple[int, float, float]]:
     return [(r["step"], r["loss"], r["grad_norm"]) for r in atomic.read_jsonl(run.metrics) if r.get("split") == "train"]
 
 
+def tiny_run_curve(folder: Path, **updates: Any) -> list[tuple[int, float, float]]:
+    """Run the tiny experiment with `updates` in `folder` (made if need be); its logged training curve."""
+    from plait.cli import main
+    from plait.runs.rundir import RunDir
+
+    folder.mkdir(parents=True, exist_ok=True)
+    assert main(["run", str(write_experiment(folder, "tiny", **updates)), "--no-progress"]) == 0
+    [run] = (folder / "runs" / "tiny").iterdir()
+    return train_curve(RunDir(run))
+
+
 def assert_same_curve(run: Any, reference: Any) -> None:
     """The two runs logged the same steps with the same loss and grad norm, to float32 rounding."""
     import pytest
