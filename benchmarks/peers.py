@@ -176,7 +176,7 @@ def report(runs: dict[str, list[dict]], fam, args: argparse.Namespace) -> str:
                         f"{med['tokens_per_s']:.0f} | {med['targets_per_s']:.0f} | {med['process_s']:.1f} | "
                         f"{med['peak_rss_mib']:.0f} | {curve(r[0]['losses'])} |")
     command = f"python -m benchmarks.peers --family {args.family} --rounds {args.rounds} --steps {args.steps} " \
-              f"--warmup {args.warmup}"
+              f"--warmup {args.warmup}" + (f" --threads {args.threads}" if args.threads else "")
     notes = [f"ratios per round (median, range) over {args.rounds} rounds, sides alternated, each in a fresh process; "
              f"step figures after the first {args.warmup} steps; losses logged at step 1 and every train.log_every"]
     extra = {k: v for k, v in runs[peers[0]][0].items() if k in ("optimizer", "same_decay_groups")}
@@ -192,6 +192,8 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3, help="rounds; each runs every side once (default 3)")
     parser.add_argument("--steps", type=int, default=300, help="optimizer steps per run (default 300)")
     parser.add_argument("--warmup", type=int, default=20, help="first steps left out of the step figures")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch intra-op threads of every side (default: torch's choice, one per core)")
     parser.add_argument("--append", action="store_true", help="append the section to benchmarks/RESULTS.md")
     parser.add_argument("--side", help=argparse.SUPPRESS)
     parser.add_argument("--shared", type=Path, help=argparse.SUPPRESS)
@@ -199,6 +201,10 @@ def main() -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     fam = family(args.family)
     if args.side:
+        if args.threads:
+            import torch
+
+            torch.set_num_threads(args.threads)
         print("PEERS " + json.dumps(fam.side(args.side, args.steps, args.warmup, args.shared)))
         return 0
     from plait.bench.report import append, load
@@ -213,7 +219,7 @@ def main() -> int:
                 start = time.perf_counter()
                 done = subprocess.run([sys.executable, "-m", "benchmarks.peers", "--family", args.family, "--side",
                                        name, "--steps", str(args.steps), "--warmup", str(args.warmup), "--shared",
-                                       str(shared)], capture_output=True, text=True, cwd=ROOT)
+                                       str(shared), *(["--threads", str(args.threads)] if args.threads else [])], capture_output=True, text=True, cwd=ROOT)
                 if done.returncode != 0:
                     raise SystemExit(f"side {name} failed:\n{done.stderr[-3000:]}")
                 figures = json.loads(done.stdout.split("PEERS ", 1)[1])

@@ -26,15 +26,15 @@ class AdapterProcessor(ImageTextProcessor):
         self.modality_id = tokenizer.convert_tokens_to_ids(MODALITY_TOKEN)
         self.image_id = tokenizer.convert_tokens_to_ids(IMAGE_TOKEN)
 
-    def prompt_ids(self, sample: Sample) -> list[int]:
+    def prompt_parts(self, sample: Sample) -> list[str | list[int]]:
         """The modality token, BOS, the image part and the prompt (placeholders typed into it are dropped)."""
         bos = [self.tokenizer.bos_token_id] if self.tokenizer.bos_token_id is not None else []
         if sample.media is not None:
-            image = self._ids(self.image_prompt) + [self.image_id] * self.num_visual_tokens
+            image: list[str | list[int]] = [self.image_prompt, [self.image_id] * self.num_visual_tokens]
         else:
-            image = self._ids(self.no_image_prompt)
+            image = [self.no_image_prompt]
         prompt = sample.prompt.replace(IMAGE_TOKEN, "").replace(MODALITY_TOKEN, "").strip()
-        return [self.modality_id] + bos + image + self._ids(prompt)  # token lists joined, as LaVIN does
+        return [[self.modality_id] + bos, *image, prompt]  # token lists joined, as LaVIN does
 
     def length(self, sample: Sample) -> int:
         """Tokens of the encoded training sample, without loading its image."""

@@ -9,24 +9,31 @@ import torch
 
 from plait.data.modalities.image import pixel_values, pixel_values_many
 from plait.data.sample import Sample
-from plait.models.components.text import TextProcessor
+from plait.models.components.text import TextProcessor, joined
 
 
 class ImageTextProcessor(TextProcessor):
     """A tokenizer and a transformers image processor; a training example is the prompt's ids (the family's
-    `prompt_ids`), then the target's, labelled, and the image's pixels (None without one)."""
+    `prompt_parts`), then the target's (`target_parts`), labelled, and the image's pixels (None without one)."""
 
     def __init__(self, tokenizer: Any, image_processor: Any) -> None:
         super().__init__(tokenizer)
         self.image_processor = image_processor
 
-    def prompt_ids(self, sample: Sample) -> list[int]:
-        """The ids before the target (each family places its image and special tokens)."""
+    def prompt_parts(self, sample: Sample) -> list[str | list[int]]:
+        """What comes before the target, in order: texts still to tokenise and ids (each family places its image
+        and special tokens)."""
         raise NotImplementedError
 
+    def target_parts(self, sample: Sample) -> list[str | list[int]]:
+        """The target as labelled, in parts (by default its text, then EOS: `target_ids`)."""
+        return [sample.target, [self.tokenizer.eos_token_id]]
+
+    def prompt_ids(self, sample: Sample) -> list[int]:
+        return joined(self.prompt_parts(sample), self._ids)
+
     def sample_target_ids(self, sample: Sample) -> list[int]:
-        """The target's ids, as labelled (by default `target_ids` of its text)."""
-        return self.target_ids(sample.target)
+        return joined(self.target_parts(sample), self._ids)
 
     def pixels(self, sample: Sample) -> torch.Tensor | None:
         return pixel_values(self.image_processor, sample.media)
@@ -35,16 +42,17 @@ class ImageTextProcessor(TextProcessor):
         return self._train_item(sample, self.pixels(sample))
 
     def encode_train_many(self, samples: list[Sample]) -> list[dict[str, Any]]:
-        """The batch's training examples with its images through one image-processor call (encode_train's tensors)."""
+        """What encode_train gives each sample, with the batch's texts through one tokenizer call and its images
+        through one image-processor call."""
         pixels = pixel_values_many(self.image_processor, [s.media for s in samples])
-        return [self._train_item(s, p) for s, p in zip(samples, pixels)]
+        ids = self.joined_many([self.prompt_parts(s) for s in samples] + [self.target_parts(s) for s in samples])
+        return [_item(prompt, target, p) for prompt, target, p in zip(ids, ids[len(samples):], pixels)]
 
     def encode_prompt(self, sample: Sample) -> dict[str, Any]:
         return {"input_ids": self.prompt_ids(sample), "pixel_values": self.pixels(sample)}
 
     def _train_item(self, sample: Sample, pixels: torch.Tensor | None) -> dict[str, Any]:
-        prompt, target = self.prompt_ids(sample), self.sample_target_ids(sample)
-        return {"input_ids": prompt + target, "labels": [-100] * len(prompt) + target, "pixel_values": pixels}
+        return _item(self.prompt_ids(sample), self.sample_target_ids(sample), pixels)
 
     def images(self, batch: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
         """The batch's pixels, every row given an image (zeros where a sample has none); {} for only text."""
@@ -65,3 +73,7 @@ class ImageTextProcessor(TextProcessor):
     def save(self, folder: Path) -> None:
         self.tokenizer.save_pretrained(folder)
         self.image_processor.save_pretrained(folder)
+
+
+def _item(prompt: list[int], target: list[int], pixels: torch.Tensor | None) -> dict[str, Any]:
+    return {"input_ids": prompt + target, "labels": [-100] * len(prompt) + target, "pixel_values": pixels}

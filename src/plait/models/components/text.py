@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import torch
 
@@ -29,6 +29,12 @@ class TextProcessor:
         each text independently: the ids `_ids` gives it)."""
         unique = list(dict.fromkeys(t for t in texts if t))
         return dict(zip(unique, self.tokenizer(unique, add_special_tokens=False)["input_ids"])) if unique else {}
+
+    def joined_many(self, parts: list[list[str | list[int]]]) -> list[list[int]]:
+        """Each sequence of parts (texts still to tokenise, and ids) end to end, every text of the batch through
+        one tokenizer call: what `joined` gives each, faster."""
+        known = self._ids_many([part for row in parts for part in row if isinstance(part, str)])
+        return [joined(row, lambda text: known[text] if text else []) for row in parts]
 
     def target_ids(self, text: str) -> list[int]:
         """The target's tokens followed by EOS."""
@@ -77,3 +83,8 @@ class TextProcessor:
         """The text side of a generation batch: left-padded prompt ids and their mask."""
         ids = [b["input_ids"] for b in batch]
         return {"input_ids": pad(ids, self.pad_id, "left"), "attention_mask": mask(ids, "left")}
+
+
+def joined(parts: list[str | list[int]], ids: Callable[[str], list[int]]) -> list[int]:
+    """The ids of `parts` end to end, texts tokenised by `ids`."""
+    return [i for part in parts for i in (ids(part) if isinstance(part, str) else part)]

@@ -22,7 +22,7 @@ class FlamingoProcessor(ImageTextProcessor):
         self.image_token_id = tokenizer.convert_tokens_to_ids(image_token)
         self.end_of_chunk_id = tokenizer.convert_tokens_to_ids(end_of_chunk)
 
-    def prompt_ids(self, sample: Sample) -> list[int]:
+    def prompt_parts(self, sample: Sample) -> list[str | list[int]]:
         """BOS, then the prompt with `<image>` (prepended when the sample has an image and the prompt no marker)."""
         bos = [self.tokenizer.bos_token_id] if self.tokenizer.bos_token_id is not None else []
         prompt = sample.prompt
@@ -32,11 +32,11 @@ class FlamingoProcessor(ImageTextProcessor):
             prompt = self.image_token + prompt
         before, found, after = prompt.partition(self.image_token)
         # a trained tokenizer keeps spaces (a space before the marker would be a token of its own)
-        return bos + self._ids(before.rstrip()) + ([self.image_token_id] if found else []) + self._ids(after)
+        return [bos, before.rstrip(), [self.image_token_id] if found else [], after]
 
-    def sample_target_ids(self, sample: Sample) -> list[int]:
+    def target_parts(self, sample: Sample) -> list[str | list[int]]:
         end = [self.end_of_chunk_id] if sample.media is not None else []
-        return self._ids(sample.target) + end + [self.tokenizer.eos_token_id]
+        return [sample.target, end + [self.tokenizer.eos_token_id]]
 
     def target_length(self, text: str) -> int:
         return len(self._ids(text)) + 2

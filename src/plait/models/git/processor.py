@@ -16,9 +16,9 @@ class GitProcessor(ImageTextProcessor):
         super().__init__(tokenizer, image_processor)
         self.image_tokens = image_tokens
 
-    def prompt_ids(self, sample: Sample) -> list[int]:
+    def prompt_parts(self, sample: Sample) -> list[str | list[int]]:
         bos = [self.tokenizer.bos_token_id] if self.tokenizer.bos_token_id is not None else []
-        return bos + self._ids(sample.prompt.replace("<image>", " ").strip())
+        return [bos, sample.prompt.replace("<image>", " ").strip()]
 
     def length(self, sample: Sample) -> int:
         """Positions of the encoded training sample (image tokens included), without loading its image."""

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
 from plait.data.collate import mask, pad
 from plait.data.modalities.image import pixel_values, pixel_values_many
 from plait.data.sample import Sample
-from plait.models.components.text import TextProcessor
+from plait.models.components.text import TextProcessor, joined
 
 
 class ProjectorProcessor(TextProcessor):
@@ -44,7 +44,7 @@ class ProjectorProcessor(TextProcessor):
 
     def prompt_ids(self, sample: Sample) -> list[int]:
         """BOS, then the prompt with the image tokens in place."""
-        return _joined(self.prompt_parts(sample), self._ids)
+        return joined(self.prompt_parts(sample), self._ids)
 
     def pixels(self, sample: Sample) -> torch.Tensor | None:
         return pixel_values(self.image_processor, sample.media)
@@ -59,19 +59,14 @@ class ProjectorProcessor(TextProcessor):
     def encode_train_many(self, samples: list[Sample]) -> list[dict[str, Any]]:
         """What encode_train gives each sample, with the batch's texts through one tokenizer call and its images
         through one image-processor call (with a feature cache: the stored features, no image processed)."""
-        parts = [self.prompt_parts(s) for s in samples]
-        known = self._ids_many([p for ps in parts for p in ps if isinstance(p, str)] + [s.target for s in samples])
-
-        def ids(text: str) -> list[int]:
-            return known[text] if text else []
-
+        eos = [self.tokenizer.eos_token_id]
+        ids = self.joined_many([self.prompt_parts(s) for s in samples] + [[s.target, eos] for s in samples])
         if self.features is None:
             images = [{"pixel_values": p} for p in pixel_values_many(self.image_processor, [s.media for s in samples])]
         else:
             images = [{"pixel_values": None, "vision_features": self.features.get(s.media)} if s.media is not None
                       else {"pixel_values": None} for s in samples]
-        return [_item(_joined(ps, ids), ids(s.target) + [self.tokenizer.eos_token_id], image)
-                for s, ps, image in zip(samples, parts, images)]
+        return [_item(prompt, target, image) for prompt, target, image in zip(ids, ids[len(samples):], images)]
 
     def prepare_training(self, samples: list[Sample]) -> int:
         """Fill the feature cache for `samples` in batches (when there is one); return how many were computed."""
@@ -112,11 +107,6 @@ class ProjectorProcessor(TextProcessor):
     def save(self, folder: Path) -> None:
         self.tokenizer.save_pretrained(folder)
         self.image_processor.save_pretrained(folder)
-
-
-def _joined(parts: list[str | list[int]], ids: Callable[[str], list[int]]) -> list[int]:
-    """The ids of `parts` end to end, texts tokenised by `ids`."""
-    return [i for part in parts for i in (ids(part) if isinstance(part, str) else part)]
 
 
 def _item(prompt: list[int], target: list[int], images: dict[str, Any]) -> dict[str, Any]:
