@@ -94,5 +94,9 @@ def test_ls_shows_the_feature_cache_decision_when_a_run_has_one(tmp_path: Path, 
     assert main(["ls", str(tmp_path / "runs"), "--dry-runs"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert "features" in next(line for line in lines if "experiment" in line)
-    assert "on (auto)" in next(line for line in lines if cached.name in line)
-    assert "on (auto)" not in next(line for line in lines if plain.name in line)
+    assert next(line for line in lines if cached.name in line).split("│")[-2].strip() == "on"
+    assert next(line for line in lines if plain.name in line).split("│")[-2].strip() == ""
+    monkeypatch.setenv("COLUMNS", "80")  # a narrow terminal: the run ids stay whole
+    assert main(["ls", str(tmp_path / "runs"), "--dry-runs"]) == 0
+    out = capsys.readouterr().out
+    assert cached.name in out and plain.name in out

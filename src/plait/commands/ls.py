@@ -45,12 +45,12 @@ def main(args: argparse.Namespace) -> int:
             "headline": f"{headline.metric} {headline.value:.2f}" if headline and headline.value is not None else "-",
             "tags": " ".join(f"{k}={v}" for k, v in status.tags.items()), "job": job_cell(status),
             "started": status.started or "",
-            FEATURES: f"{cache.decision} ({cache.setting})" if cache else "",
+            FEATURES: cache.decision if cache else "",
         })
     columns = [*COLUMNS, *([FEATURES] if any(row.get(FEATURES) for row in rows) else [])]
     table = Table(show_lines=False)
-    for column in columns:
-        table.add_column(column)
+    for column in columns:  # a run's id is never cut short, however narrow the terminal
+        table.add_column(column, no_wrap=column == "run", overflow="fold")
     for row in rows:
         table.add_row(*(row.get(c, "-" if c in ("headline", "job") else "") for c in columns))
     Console().print(table if rows else "no runs found")
