@@ -50,7 +50,7 @@ def main(args: argparse.Namespace) -> int:
     columns = [*COLUMNS, *([FEATURES] if any(row.get(FEATURES) for row in rows) else [])]
     table = Table(show_lines=False)
     for column in columns:  # a run's id is never cut short, however narrow the terminal
-        table.add_column(column, no_wrap=column == "run", overflow="fold")
+        table.add_column(column, no_wrap=column == "run")
     for row in rows:
         table.add_row(*(row.get(c, "-" if c in ("headline", "job") else "") for c in columns))
     Console().print(table if rows else "no runs found")
