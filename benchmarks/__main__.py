@@ -1,4 +1,4 @@
-"""python -m benchmarks {overhead,feature-cache,padding-free,pose-cache,sparsity-overhead,new-families,data-path,text-encoding,all} [--repeats N] [--append]
+"""python -m benchmarks {overhead,feature-cache,padding-free,pose-cache,sparsity-overhead,new-families,data-path,text-encoding,prompt-encoding,all} [--repeats N] [--append]
 
 Runs the issue-9 speed benchmarks in this process and prints each as a Markdown section; with --append,
 also appends it to benchmarks/RESULTS.md. Exits 1 when a figure misses its target.
@@ -18,12 +18,14 @@ from benchmarks.new_families import NewFamilies
 from benchmarks.overhead import Overhead
 from benchmarks.padding_free import PaddingFree
 from benchmarks.pose_cache import PoseCache
+from benchmarks.prompt_encoding import PromptEncoding
 from benchmarks.sparsity_overhead import SparsityOverhead
 from benchmarks.text_encoding import TextEncoding
 from plait.bench.report import append
 
 BENCHMARKS = {b.name: b for b in (Overhead(), FeatureCache(), PaddingFree(), PoseCache(), SparsityOverhead(),
-                                       NewFamilies(), DataPath(), TextEncoding())}
+                                       NewFamilies(), DataPath(), TextEncoding(),
+                                       PromptEncoding())}
 
 
 def main() -> int:

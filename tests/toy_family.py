@@ -65,6 +65,9 @@ class ToyProcessor:
     def encode_prompt(self, sample: Sample) -> dict[str, Any]:
         return {"inputs": self._inputs(sample)}
 
+    def encode_prompt_many(self, samples: list[Sample]) -> list[dict[str, Any]]:
+        return [self.encode_prompt(s) for s in samples]
+
     def collate_prompts(self, batch: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
         return {"inputs": torch.stack([b["inputs"] for b in batch])}
 

@@ -48,8 +48,8 @@ def test_pocketsphinx_hears_words_in_espeak_speech(spoken: Path) -> None:
 def test_spoken_question_reaches_the_model_as_text(run: TinyRun, spoken: Path) -> None:
     loaded = LoadedRun(run.path)
     seen: list[str] = []
-    encode = loaded.processor.encode_prompt
-    loaded.built.processor.encode_prompt = lambda sample: seen.append(sample.prompt) or encode(sample)
+    encode = loaded.processor.encode_prompt_many
+    loaded.built.processor.encode_prompt_many = lambda samples: seen.extend(s.prompt for s in samples) or encode(samples)
     session = Session(loaded, Settings(max_new_tokens=4))
     out = io.StringIO()
     lines = iter([f"/image {run.image()}", f"/audio {spoken}", "/quit"])

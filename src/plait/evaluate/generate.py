@@ -36,7 +36,7 @@ def generate(
         bar = tqdm(total=len(samples), desc="generate", unit="sample", disable=not progress, leave=False)
         for start in range(0, len(samples), batch_size):
             chunk = samples[start:start + batch_size]
-            batch = processor.collate_prompts([processor.encode_prompt(s) for s in chunk])
+            batch = processor.collate_prompts(processor.encode_prompt_many(chunk))
             batch = {k: v.to(device) for k, v in batch.items()}
             ids = model.generate(**batch, **settings)
             outputs.extend(processor.decode(ids))

@@ -46,6 +46,9 @@ class Processor(Protocol):
     def encode_prompt(self, sample: Sample) -> dict[str, Any]:
         """One prompt to generate from."""
 
+    def encode_prompt_many(self, samples: list[Sample]) -> list[dict[str, Any]]:
+        """Prompts for a batch of samples, each exactly what `encode_prompt` gives for it."""
+
     def collate_prompts(self, batch: list[dict[str, Any]]) -> dict[str, "torch.Tensor"]:
         """A left-padded prompt batch: keyword arguments of the model's generate."""
 

@@ -130,7 +130,7 @@ class LoadedRun:
     def inputs(self, samples: list[Sample]) -> dict[str, torch.Tensor]:
         """A left-padded prompt batch on the model's device."""
         processor = self.processor
-        batch = processor.collate_prompts([processor.encode_prompt(s) for s in samples])
+        batch = processor.collate_prompts(processor.encode_prompt_many(samples))
         device = model_device(self.built.model)
         return {k: v.to(device) for k, v in batch.items()}
 

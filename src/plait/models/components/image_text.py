@@ -44,12 +44,21 @@ class ImageTextProcessor(TextProcessor):
     def encode_train_many(self, samples: list[Sample]) -> list[dict[str, Any]]:
         """What encode_train gives each sample, with the batch's texts through one tokenizer call and its images
         through one image-processor call."""
-        pixels = pixel_values_many(self.image_processor, [s.media for s in samples])
-        ids = self.joined_many([self.prompt_parts(s) for s in samples] + [self.target_parts(s) for s in samples])
-        return [_item(prompt, target, p) for prompt, target, p in zip(ids, ids[len(samples):], pixels)]
+        prompts, targets = self.sides_many(samples, self.prompt_parts, self.target_parts)
+        return [_item(prompt, target, p) for prompt, target, p in zip(prompts, targets, self.pixels_many(samples))]
+
+    def pixels_many(self, samples: list[Sample]) -> list[torch.Tensor | None]:
+        """Each sample's `pixels`, the batch's images through one image-processor call."""
+        return pixel_values_many(self.image_processor, [s.media for s in samples])
 
     def encode_prompt(self, sample: Sample) -> dict[str, Any]:
         return {"input_ids": self.prompt_ids(sample), "pixel_values": self.pixels(sample)}
+
+    def encode_prompt_many(self, samples: list[Sample]) -> list[dict[str, Any]]:
+        """What encode_prompt gives each sample, with the batch's texts through one tokenizer call and its images
+        through one image-processor call (encode_train_many without the targets)."""
+        [prompts] = self.sides_many(samples, self.prompt_parts)
+        return [{"input_ids": ids, "pixel_values": p} for ids, p in zip(prompts, self.pixels_many(samples))]
 
     def _train_item(self, sample: Sample, pixels: torch.Tensor | None) -> dict[str, Any]:
         return _item(self.prompt_ids(sample), self.sample_target_ids(sample), pixels)

@@ -36,6 +36,12 @@ class TextProcessor:
         known = self._ids_many([part for row in parts for part in row if isinstance(part, str)])
         return [joined(row, lambda text: known[text] if text else []) for row in parts]
 
+    def sides_many(self, samples: list[Any], *sides: Callable[[Any], list[str | list[int]]]) -> list[list[list[int]]]:
+        """For each side (a function giving a sample's parts: its prompt's, its target's), every sample's ids, all
+        texts of all sides through one tokenizer call (`joined_many`)."""
+        rows = self.joined_many([side(sample) for side in sides for sample in samples])
+        return [rows[i * len(samples):(i + 1) * len(samples)] for i in range(len(sides))]
+
     def target_ids(self, text: str) -> list[int]:
         """The target's tokens followed by EOS."""
         return self._ids(text) + [self.tokenizer.eos_token_id]
@@ -56,6 +62,11 @@ class TextProcessor:
         """A batch's training examples, each what `encode_train` gives for it (families with media override this
         to process a batch's media in one call)."""
         return [self.encode_train(sample) for sample in samples]
+
+    def encode_prompt_many(self, samples: list[Any]) -> list[dict[str, Any]]:
+        """A batch's prompts, each what `encode_prompt` gives for it (families with media or text override this to
+        encode a batch's texts and media in one call each)."""
+        return [self.encode_prompt(sample) for sample in samples]  # type: ignore[attr-defined]
 
     def prepare_training(self, samples: list[Any]) -> int:
         """Work done once before training; nothing by default."""

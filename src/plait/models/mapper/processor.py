@@ -42,8 +42,22 @@ class MapperProcessor(TextProcessor):
 
     def encode_prompt(self, sample: Sample) -> dict[str, Any]:
         """Frames, encoder-prompt ids, and the decoder's start token + decoder prompt."""
-        return {"features": self.frames(sample), "prompt_ids": self._ids(sample.prompt),
-                "decoder_ids": [self.decoder_start_id] + self._ids(sample.decoder_prompt)}
+        return self._prompt_item(sample, self._ids)
+
+    def encode_prompt_many(self, samples: list[Sample]) -> list[dict[str, Any]]:
+        """What encode_prompt gives each sample, with the batch's prompts through one tokenizer call (signals are read
+        one by one, as encode_train_many reads them: .npy and cached .pose files have no batched reader)."""
+        ids = self._lookup([t for s in samples for t in (s.prompt, s.decoder_prompt)])
+        return [self._prompt_item(s, ids) for s in samples]
+
+    def _prompt_item(self, sample: Sample, ids: Callable[[str], list[int]]) -> dict[str, Any]:
+        return {"features": self.frames(sample), "prompt_ids": ids(sample.prompt),
+                "decoder_ids": [self.decoder_start_id] + ids(sample.decoder_prompt)}
+
+    def _lookup(self, texts: list[str]) -> Callable[[str], list[int]]:
+        """`_ids` for these texts, all of them tokenised in one call."""
+        known = self._ids_many(texts)
+        return lambda text: known[text] if text else []
 
     def length(self, sample: Sample) -> int:
         """Frames of the signal: the encoder's sequence, which dominates the cost of a batch."""
@@ -55,14 +69,14 @@ class MapperProcessor(TextProcessor):
 
     def encode_train_many(self, samples: list[Sample]) -> list[dict[str, Any]]:
         """What encode_train gives each sample, with the batch's prompts and targets through one tokenizer call."""
-        known = self._ids_many([t for s in samples for t in (s.prompt, s.decoder_prompt, s.target)])
-        return [self._train_item(s, lambda text: known[text] if text else []) for s in samples]
+        ids = self._lookup([t for s in samples for t in (s.prompt, s.decoder_prompt, s.target)])
+        return [self._train_item(s, ids) for s in samples]
 
     def _train_item(self, sample: Sample, ids: Callable[[str], list[int]]) -> dict[str, Any]:
         target = ids(sample.target) + [self.tokenizer.eos_token_id]
-        decoder = [self.decoder_start_id] + ids(sample.decoder_prompt)
-        return {"features": self.frames(sample), "prompt_ids": ids(sample.prompt), "decoder_ids": decoder + target[:-1],
-                "labels": [-100] * (len(decoder) - 1) + target}
+        item = self._prompt_item(sample, ids)
+        decoder = item["decoder_ids"]
+        return item | {"decoder_ids": decoder + target[:-1], "labels": [-100] * (len(decoder) - 1) + target}
 
     def _encoder(self, batch: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
         features, feature_mask = pad_frames([b["features"] for b in batch])

@@ -60,13 +60,17 @@ class ProjectorProcessor(TextProcessor):
         """What encode_train gives each sample, with the batch's texts through one tokenizer call and its images
         through one image-processor call (with a feature cache: the stored features, no image processed)."""
         eos = [self.tokenizer.eos_token_id]
-        ids = self.joined_many([self.prompt_parts(s) for s in samples] + [[s.target, eos] for s in samples])
+        prompts, targets = self.sides_many(samples, self.prompt_parts, lambda s: [s.target, eos])
         if self.features is None:
-            images = [{"pixel_values": p} for p in pixel_values_many(self.image_processor, [s.media for s in samples])]
+            images = [{"pixel_values": p} for p in self.pixels_many(samples)]
         else:
             images = [{"pixel_values": None, "vision_features": self.features.get(s.media)} if s.media is not None
                       else {"pixel_values": None} for s in samples]
-        return [_item(prompt, target, image) for prompt, target, image in zip(ids, ids[len(samples):], images)]
+        return [_item(prompt, target, image) for prompt, target, image in zip(prompts, targets, images)]
+
+    def pixels_many(self, samples: list[Sample]) -> list[torch.Tensor | None]:
+        """Each sample's `pixels`, the batch's images through one image-processor call."""
+        return pixel_values_many(self.image_processor, [s.media for s in samples])
 
     def prepare_training(self, samples: list[Sample]) -> int:
         """Fill the feature cache for `samples` in batches (when there is one); return how many were computed."""
@@ -80,6 +84,12 @@ class ProjectorProcessor(TextProcessor):
 
     def encode_prompt(self, sample: Sample) -> dict[str, Any]:
         return {"input_ids": self.prompt_ids(sample), "pixel_values": self.pixels(sample)}
+
+    def encode_prompt_many(self, samples: list[Sample]) -> list[dict[str, Any]]:
+        """What encode_prompt gives each sample, with the batch's texts through one tokenizer call and its images
+        through one image-processor call (encode_train_many without targets or feature cache: prompts take pixels)."""
+        [prompts] = self.sides_many(samples, self.prompt_parts)
+        return [{"input_ids": ids, "pixel_values": p} for ids, p in zip(prompts, self.pixels_many(samples))]
 
     def collate(self, batch: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
         """Right-padded training batch."""

@@ -127,6 +127,13 @@ class TextModelProcessor(TextProcessor):
         ids = self.tokenizer(sample.prompt, truncation=True, max_length=self.settings.max_length)["input_ids"]
         return {"input_ids": ids}
 
+    def encode_prompt_many(self, samples: list[Sample]) -> list[dict[str, Any]]:
+        """Each prompt's ids, the batch through one tokenizer call (a fast tokenizer encodes, truncates and adds the
+        special tokens of each text independently: what one call per text gives)."""
+        texts = [s.prompt for s in samples]
+        found = self.tokenizer(texts, truncation=True, max_length=self.settings.max_length)["input_ids"] if texts else []
+        return [{"input_ids": ids} for ids in found]
+
     def collate_prompts(self, batch: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
         """Prompts left-padded so generation continues every row at the same place."""
         ids = [b["input_ids"] for b in batch]
