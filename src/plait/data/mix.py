@@ -95,7 +95,8 @@ class MixDataset(Dataset):
     which encodes each source's part with one `encode_many` call, each item exactly what `encode` gives."""
 
     def __init__(self, groups: dict[str, list[Sample]], encode: Callable[[Sample], dict[str, Any]], mode: str,
-                 keep_bytes: int = 0, encode_many: Callable[[list[Sample]], list[dict[str, Any]]] | None = None) -> None:
+                 keep_bytes: int = 0,
+                 encode_many: Callable[[list[Sample]], list[dict[str, Any]]] | None = None) -> None:
         self.names, self.mode = list(groups), mode
         self.budget = KeepBudget(keep_bytes)
         self.sources = [EncodedDataset(group, encode, encode_many=encode_many, budget=self.budget)
