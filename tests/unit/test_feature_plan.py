@@ -3,6 +3,7 @@ recorded in status.json; samples carry cached outputs or pixels accordingly; a r
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -66,6 +67,45 @@ def test_probe_times_a_batch_and_stores_only_the_missing_entries(tmp_path):
     assert made.saving_s_per_input() == pytest.approx(0.15)  # (encode - load) / 4
 
 
+def test_under_mixed_precision_the_probe_times_the_steps_pass_for_the_saving(tmp_path):
+    paths = []
+    for value in (10, 20):
+        paths.append(tmp_path / f"{value}.png")
+        Image.new("RGB", (4, 4), (value, 0, 0)).save(paths[-1])
+    passes = []
+
+    def encode(values):
+        passes.append((len(values), torch.is_autocast_enabled("cpu") and torch.get_autocast_dtype("cpu")))
+        return torch.tensor(values, dtype=torch.float32)[:, None]
+
+    cache = FeatureCache(tmp_path / "enc", encode, prepare=lambda ps: [Image.open(p).getpixel((0, 0))[0] for p in ps])
+    times = cache.probe(paths, step=lambda: torch.autocast("cpu", dtype=torch.bfloat16))
+    # warm-up and timed batch in full precision (what the fill runs), then both again inside the step's autocast
+    assert passes == [(1, False), (2, False), (1, torch.bfloat16), (2, torch.bfloat16)]
+    assert times.step_encode_s is not None and times.step_encode_s >= 0
+    assert torch.equal(cache.get(paths[1]), torch.tensor([20.0]))  # entries stored from the full-precision pass
+    assert cache.probe(paths).step_encode_s is None  # full precision: one pass
+    made = ProbeTimes(images=4, stored=4, prepare_s=0.4, encode_s=0.8, store_s=0.2, load_s=0.2, step_encode_s=0.4)
+    assert made.fill_s_per_input() == pytest.approx(0.1 + 0.2 + 0.05)  # the fill pays the full-precision pass
+    assert made.saving_s_per_input() == pytest.approx(0.05)  # a step saves its own pass: (0.4 - 0.2) / 4
+
+
+@pytest.mark.parametrize("precision, autocast", [("fp32", None), ("bf16", torch.bfloat16)])
+def test_a_run_hands_the_probe_its_training_steps_autocast(cache_dir, tmp_path, monkeypatch, precision, autocast):
+    given = []
+
+    def probe(self, media, step=None):
+        with step() if step is not None else contextlib.nullcontext():
+            given.append(torch.is_autocast_enabled("cpu") and torch.get_autocast_dtype("cpu"))
+        return ProbeTimes(len(media), 0, 0.0, 1.0, 0.0, 0.0)
+
+    monkeypatch.setattr(FeatureCache, "probe", probe)
+    exp, samples, built = build(**{"train.max_steps": 2, "train.precision": precision})
+    train(exp.train, create_run_dir(tmp_path / "runs", precision), built, samples, exp.seed, evaluate=dict,
+          progress=False)
+    assert given == [autocast or False]
+
+
 def test_planned_epochs_counts_the_samples_the_steps_draw():
     assert planned_epochs(TrainConfig(max_steps=6, batch_size=8), 48) == 1.0
     assert planned_epochs(TrainConfig(max_steps=-1, epochs=2.5, batch_size=8), 48) == 2.5
@@ -79,7 +119,7 @@ def build(**updates):
 
 def fake_probe(saves: bool):
     """A probe whose encoder costs 1 s a batch (worth caching over 2 epochs) or as much as reading an entry."""
-    def probe(self, media):
+    def probe(self, media, step=None):
         return ProbeTimes(len(media), 0, 0.0, 1.0, 0.0, 0.0 if saves else 1.0)
     return probe
 

@@ -82,3 +82,17 @@ def test_a_corrupt_status_is_one_line_and_ls_lists_the_other_runs(tmp_path: Path
 
 def test_an_absent_status_is_empty() -> None:
     assert RunDir(Path("/nonexistent/run")).status() == RunStatus()
+
+
+def test_ls_shows_the_feature_cache_decision_when_a_run_has_one(tmp_path: Path, capsys, monkeypatch) -> None:
+    monkeypatch.setenv("COLUMNS", "250")
+    plain = create_run_dir(tmp_path / "runs", "exp")
+    assert main(["ls", str(tmp_path / "runs"), "--dry-runs"]) == 0
+    assert "features" not in capsys.readouterr().out  # no run decided: no column
+    cached = create_run_dir(tmp_path / "runs", "exp")
+    cached.update_status(feature_cache={"decision": "on", "setting": "auto", "reason": "pays: saves 1.9 s/epoch"})
+    assert main(["ls", str(tmp_path / "runs"), "--dry-runs"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "features" in next(line for line in lines if "experiment" in line)
+    assert "on (auto)" in next(line for line in lines if cached.name in line)
+    assert "on (auto)" not in next(line for line in lines if plain.name in line)

@@ -20,30 +20,40 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dry-runs", action="store_true", help="include dry runs")
 
 
+COLUMNS = ("experiment", "run", "state", "step", "headline", "tags", "job", "started")
+FEATURES = "features"
+"""The column of the frozen-encoder feature cache's decision, shown when a listed run has one."""
+
+
 def main(args: argparse.Namespace) -> int:
-    table = Table(show_lines=False)
-    for column in ("experiment", "run", "state", "step", "headline", "tags", "job", "started"):
-        table.add_column(column)
-    count = 0
+    rows: list[dict[str, str]] = []
     unreadable = []
     for run in find_runs(args.roots):
         try:
             status = run.status()
         except CorruptStatus as err:  # one broken run must not hide the others
-            table.add_row(run.path.parent.name, run.name, "unreadable", "", "-", "", "-", "")
+            rows.append({"experiment": run.path.parent.name, "run": run.name, "state": "unreadable"})
             unreadable.append(str(err))
-            count += 1
             continue
         if status.dry_run and not args.dry_runs:
             continue
         headline = status.headline
-        shown = f"{headline.metric} {headline.value:.2f}" if headline and headline.value is not None else "-"
-        tags = " ".join(f"{k}={v}" for k, v in status.tags.items())
-        state = (status.state or "?") + (" (dry)" if status.dry_run else "")
-        table.add_row(status.experiment or run.path.parent.name, run.name, state,
-                      str(status.step), shown, tags, job_cell(status), status.started or "")
-        count += 1
-    Console().print(table if count else "no runs found")
+        cache = status.feature_cache
+        rows.append({
+            "experiment": status.experiment or run.path.parent.name, "run": run.name,
+            "state": (status.state or "?") + (" (dry)" if status.dry_run else ""), "step": str(status.step),
+            "headline": f"{headline.metric} {headline.value:.2f}" if headline and headline.value is not None else "-",
+            "tags": " ".join(f"{k}={v}" for k, v in status.tags.items()), "job": job_cell(status),
+            "started": status.started or "",
+            FEATURES: f"{cache.decision} ({cache.setting})" if cache else "",
+        })
+    columns = [*COLUMNS, *([FEATURES] if any(row.get(FEATURES) for row in rows) else [])]
+    table = Table(show_lines=False)
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*(row.get(c, "-" if c in ("headline", "job") else "") for c in columns))
+    Console().print(table if rows else "no runs found")
     for line in unreadable:  # whole, below the table: a narrow terminal would wrap it inside a cell
         print(f"plait ls: unreadable: {line}", file=sys.stderr)
     return 0

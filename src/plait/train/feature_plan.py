@@ -9,7 +9,9 @@ the Trainer has put the model on its device and before any training sample is en
   encoded, stored and read back, each stage timed, after an untimed one-input warm-up pass;
 - fill cost = missing x the probe's seconds per input (prepare + encode + store);
 - saving per epoch = inputs x (the probe's encoder seconds per input - its seconds to read an entry back).
-  The pixel preparation the cache also saves is left out, so the estimate leans towards no cache;
+  Under bf16 or fp16 the encoder's seconds are timed again inside the training step's autocast (the
+  accelerator's), as the step would run it; the fill stays in full precision. The pixel preparation the
+  cache also saves is left out, so the estimate leans towards no cache;
 - epochs = optimizer steps x global batch / training samples, summed over the run's stages.
 
 The cache is used when epochs x saving per epoch > fill cost; otherwise samples carry pixels and the model
@@ -22,7 +24,7 @@ stay bit-exact. Rank 0 decides for every rank of a distributed run.
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from typing import Any, Callable, ContextManager
 
 import torch
 
@@ -55,10 +57,12 @@ def decide(inputs: int, missing: int, fill_s: float, saving_s_per_epoch: float,
 
 
 def plan_feature_cache(built: Built, samples: list[Sample], epochs: float, run: RunDir, main: bool,
-                       stage: str | None = None) -> FeatureCacheRecord | None:
+                       stage: str | None = None, step: Callable[[], ContextManager[Any]] | None = None
+                       ) -> FeatureCacheRecord | None:
     """Decide (or apply the recorded decision), record it, and fill the cache when on; the record in force.
 
-    `epochs`: what the whole run trains. `main`: this process writes the run's records (rank 0).
+    `epochs`: what the whole run trains. `main`: this process writes the run's records (rank 0). `step`: the
+    training step's autocast under mixed precision (None: full precision).
     """
     processor = built.processor
     cache = processor.features
@@ -87,7 +91,7 @@ def plan_feature_cache(built: Built, samples: list[Sample], epochs: float, run: 
         if recorded is not None:
             return recorded
         fresh[0] = True
-        return measure(cache, samples, epochs)
+        return measure(cache, samples, epochs, step)
 
     record = _from_rank_zero(decided)
     if main and fresh[0]:
@@ -107,7 +111,8 @@ def plan_feature_cache(built: Built, samples: list[Sample], epochs: float, run: 
     return record
 
 
-def measure(cache: Any, samples: list[Sample], epochs: float) -> FeatureCacheRecord:
+def measure(cache: Any, samples: list[Sample], epochs: float,
+            step: Callable[[], ContextManager[Any]] | None = None) -> FeatureCacheRecord:
     """The decision from this run's numbers (see the module docstring); `true` skips the probe."""
     media = [s.media for s in samples if s.media is not None]
     missing = cache.missing(media)
@@ -118,7 +123,7 @@ def measure(cache: Any, samples: list[Sample], epochs: float) -> FeatureCacheRec
         return FeatureCacheRecord(decision="off", reason=decide(0, 0, 0.0, 0.0, epochs)[1], **common)
     distinct = {cache.entry(path): path for path in media}
     chosen = list(missing.values())[:PROBE_IMAGES] or list(distinct.values())[:PROBE_IMAGES]
-    times = cache.probe(chosen)
+    times = cache.probe(chosen, step)
     fill_s = len(missing) * times.fill_s_per_input()
     saving = len(media) * times.saving_s_per_input()
     on, reason = decide(len(media), len(missing), fill_s, saving, epochs)

@@ -182,7 +182,9 @@ def train(
     # the datasets encode on access (EncodedDataset, MixDataset): no sample has been encoded before this point
     epochs = cache_epochs if cache_epochs is not None else planned_epochs(
         cfg, len(mixing.dataset) if mixing else len(train_samples))
-    plan_feature_cache(built, train_samples, epochs, run, trainer.is_world_process_zero(), stage)
+    mixed = trainer.accelerator.mixed_precision != "no"  # the encoder then runs under the step's autocast
+    plan_feature_cache(built, train_samples, epochs, run, trainer.is_world_process_zero(), stage,
+                       trainer.accelerator.autocast if mixed else None)
     if cfg.encode_ahead and world_size() == 1:
         encode_ahead(mixing.dataset if mixing else encoded, len(train_samples), run, progress)
     with preemption.installed(), shown.closed():

@@ -15,7 +15,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, ContextManager, Iterable
 
 import numpy as np
 import torch
@@ -79,14 +79,19 @@ class ProbeTimes:
     """Writing the new entries."""
     load_s: float
     """Reading every entry of the batch back, as a training sample does."""
+    step_encode_s: float | None = None
+    """The encoder's pass over them as a training step runs it (under the step's autocast), when that differs
+    from the fill's pass; None: the same pass."""
 
     def fill_s_per_input(self) -> float:
         """What filling one missing entry costs: prepare, encode, store."""
         return (self.prepare_s + self.encode_s) / self.images + self.store_s / max(self.stored, 1)
 
     def saving_s_per_input(self) -> float:
-        """What a cached input saves a training step: the encoder's pass over it, less reading its entry."""
-        return (self.encode_s - self.load_s) / self.images
+        """What a cached input saves a training step: the encoder's pass over it as the step runs it, less
+        reading its entry."""
+        step = self.encode_s if self.step_encode_s is None else self.step_encode_s
+        return (step - self.load_s) / self.images
 
 
 class FeatureCache:
@@ -137,11 +142,14 @@ class FeatureCache:
             self._store([missing[e] for e in chunk], chunk)
         return len(entries)
 
-    def probe(self, media: list[Path]) -> ProbeTimes:
+    def probe(self, media: list[Path], step: Callable[[], ContextManager[Any]] | None = None) -> ProbeTimes:
         """Time one batch of `media` through prepare, encode, store (entries missing only) and load.
 
         A one-input pass runs first, untimed: the first call of an encoder pays one-off set-up (kernel
-        selection, allocator growth, lazy initialisation) that later batches do not.
+        selection, allocator growth, lazy initialisation) that later batches do not. With `step` (the training
+        step's autocast, under bf16 or fp16), the encoder's pass is timed once more inside it, after its own
+        untimed warm-up: what the cache saves a step is that pass, which the fill's full-precision pass can
+        take several times as long on a GPU.
         """
         _synchronize(self.encode(self.prepare(media[:1])))
         start = time.perf_counter()
@@ -156,8 +164,15 @@ class FeatureCache:
         for path in media:
             self.get(path)
         loaded = time.perf_counter()
+        step_encode_s = None
+        if step is not None:
+            with step():
+                _synchronize(self.encode(self.prepare(media[:1])))
+                begin = time.perf_counter()
+                _synchronize(self.encode(inputs))
+                step_encode_s = time.perf_counter() - begin
         return ProbeTimes(len(media), len(new), prepared - start, encoded - prepared, stored - encoded,
-                          loaded - stored)
+                          loaded - stored, step_encode_s)
 
     def _store(self, media: list[Path], entries: list[Path]) -> None:
         outputs = self.encode(self.prepare(media))
