@@ -1,4 +1,5 @@
-"""python -m benchmarks {overhead,feature-cache,padding-free,pose-cache,sparsity-overhead,new-families,data-path,text-encoding,prompt-encoding,all} [--repeats N] [--append]
+"""python -m benchmarks {overhead,feature-cache,padding-free,pose-cache,sparsity-overhead,new-families,data-path,
+text-encoding,prompt-encoding,mix-data-path,all} [--repeats N] [--append]
 
 Runs the issue-9 speed benchmarks in this process and prints each as a Markdown section; with --append,
 also appends it to benchmarks/RESULTS.md. Exits 1 when a figure misses its target.
@@ -14,6 +15,7 @@ import torch
 from benchmarks.common import RESULTS
 from benchmarks.data_path import DataPath
 from benchmarks.feature_cache import FeatureCache
+from benchmarks.mix_data_path import MixDataPath
 from benchmarks.new_families import NewFamilies
 from benchmarks.overhead import Overhead
 from benchmarks.padding_free import PaddingFree
@@ -24,8 +26,8 @@ from benchmarks.text_encoding import TextEncoding
 from plait.bench.report import append
 
 BENCHMARKS = {b.name: b for b in (Overhead(), FeatureCache(), PaddingFree(), PoseCache(), SparsityOverhead(),
-                                       NewFamilies(), DataPath(), TextEncoding(),
-                                       PromptEncoding())}
+                                       NewFamilies(), DataPath(), TextEncoding(), PromptEncoding(),
+                                       MixDataPath())}
 
 
 def main() -> int:

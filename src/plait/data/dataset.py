@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from torch.utils.data import Dataset
 
@@ -221,13 +221,17 @@ class EncodedDataset(Dataset):
     per batch), which gives each sample exactly what `encode` would."""
 
     def __init__(self, samples: list[Sample], encode: Callable[[Sample], dict[str, Any]], keep_bytes: int = 0,
-                 encode_many: Callable[[list[Sample]], list[dict[str, Any]]] | None = None) -> None:
+                 encode_many: Callable[[list[Sample]], list[dict[str, Any]]] | None = None,
+                 budget: KeepBudget | None = None) -> None:
+        """`budget`: one shared with other datasets (a data mix's sources), in place of its own of `keep_bytes`."""
         self.samples = samples
         self.encode = encode
         self.encode_many = encode_many
-        self.keep_bytes = keep_bytes
+        self.budget = budget if budget is not None else KeepBudget(keep_bytes)
+        self.keep_bytes = self.budget.limit
         self.kept: dict[int, dict[str, Any]] = {}
         self.kept_bytes = 0
+        """Bytes this dataset's kept samples hold (with a shared budget, its part of `budget.used`)."""
 
     def __len__(self) -> int:
         return len(self.samples)
@@ -261,23 +265,45 @@ class EncodedDataset(Dataset):
         """Encode and keep the samples in order, `batch` at a time, until every one is kept or the budget is
         full; return how many are kept. Training then reads every kept sample from memory from its first step,
         as a `datasets.map` user's data is before `trainer.train()`. `shown` gets the count after each batch."""
+        for kept in self.encoding_ahead(batch):
+            if shown is not None:
+                shown(kept)
+        return len(self.kept)
+
+    def encoding_ahead(self, batch: int = 64) -> Iterator[int]:
+        """`encode_ahead` one batch per step of the iterator, which yields how many are kept after each (a data
+        mix takes its sources' batches in turn)."""
         if not self.keep_bytes:
-            return 0
+            return
         for start in range(0, len(self.samples), batch):
             indices = list(range(start, min(start + batch, len(self.samples))))
             self.__getitems__(indices)
-            if shown is not None:
-                shown(len(self.kept))
+            yield len(self.kept)
             if indices[-1] not in self.kept:  # the budget is full: the rest is encoded when training reads it
-                break
-        return len(self.kept)
+                return
 
     def _keep(self, index: int, item: dict[str, Any]) -> None:
         if self.keep_bytes:
             size = _nbytes(item)
-            if self.kept_bytes + size <= self.keep_bytes:
+            if self.budget.take(size):
                 self.kept[index] = item
                 self.kept_bytes += size
+
+
+@dataclass
+class KeepBudget:
+    """Bytes of encoded samples that may be kept (train.keep_encoded_mb), and how many are; the EncodedDatasets
+    given the same one share it, first come first kept."""
+
+    limit: int
+    used: int = 0
+
+    def take(self, size: int) -> bool:
+        """Count `size` more bytes as kept if they fit; whether they did."""
+        if self.used + size > self.limit:
+            return False
+        self.used += size
+        return True
 
 
 def _nbytes(item: dict[str, Any]) -> int:

@@ -23,6 +23,7 @@ from torch.utils.data import Dataset, Sampler
 
 from plait.core.trainer_imports import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 from plait.data.config import DataConfig, MixConfig
+from plait.data.dataset import EncodedDataset, KeepBudget
 from plait.data.sample import Sample
 from plait.runs import atomic
 
@@ -87,20 +88,64 @@ class MixSampler(Sampler):
 
 
 class MixDataset(Dataset):
-    """Encodes the samples a MixSampler's index tuple names: paired -> {source: encoded}; ratio -> encoded."""
+    """Encodes the samples a MixSampler's index tuple names: paired -> {source: encoded}; ratio -> encoded.
 
-    def __init__(self, groups: dict[str, list[Sample]], encode: Callable[[Sample], dict[str, Any]], mode: str) -> None:
-        self.names, self.groups, self.encode, self.mode = list(groups), list(groups.values()), encode, mode
+    Each source is an EncodedDataset, all sharing one budget of `keep_bytes` (train.keep_encoded_mb is for the
+    whole mix, first come first kept). The DataLoader fetches a batch of index tuples through `__getitems__`,
+    which encodes each source's part with one `encode_many` call, each item exactly what `encode` gives."""
+
+    def __init__(self, groups: dict[str, list[Sample]], encode: Callable[[Sample], dict[str, Any]], mode: str,
+                 keep_bytes: int = 0,
+                 encode_many: Callable[[list[Sample]], list[dict[str, Any]]] | None = None) -> None:
+        self.names, self.mode = list(groups), mode
+        self.budget = KeepBudget(keep_bytes)
+        self.sources = [EncodedDataset(group, encode, encode_many=encode_many, budget=self.budget)
+                        for group in groups.values()]
 
     def __len__(self) -> int:
-        sizes = [len(g) for g in self.groups]
+        sizes = [len(source) for source in self.sources]
         return max(sizes) if self.mode == "paired" else sum(sizes)
 
     def __getitem__(self, index: tuple[int, ...]) -> dict[str, Any]:
         if self.mode == "paired":
-            return {name: self.encode(group[i]) for name, group, i in zip(self.names, self.groups, index)}
+            return {name: source[i] for name, source, i in zip(self.names, self.sources, index)}
         source, i = index
-        return self.encode(self.groups[source][i])
+        return self.sources[source][i]
+
+    def __getitems__(self, indices: list[tuple[int, ...]]) -> list[dict[str, Any]]:
+        """The items `__getitem__` gives for `indices`, in order, each source's through its own `__getitems__`."""
+        if self.mode == "paired":
+            parts = [source.__getitems__([index[j] for index in indices]) for j, source in enumerate(self.sources)]
+            return [dict(zip(self.names, row)) for row in zip(*parts)]
+        out: list[dict[str, Any]] = [{}] * len(indices)
+        for j, source in enumerate(self.sources):
+            rows = [r for r, index in enumerate(indices) if index[0] == j]
+            if rows:
+                for r, item in zip(rows, source.__getitems__([indices[r][1] for r in rows]), strict=True):
+                    out[r] = item
+        return out
+
+    @property
+    def kept_bytes(self) -> int:
+        """Bytes the kept samples of every source hold."""
+        return self.budget.used
+
+    def encode_ahead(self, batch: int = 64, shown: Callable[[int], None] | None = None) -> int:
+        """EncodedDataset.encode_ahead over every source, one batch of each in turn (so when the budget cannot
+        hold them all, each source has some kept), a source done when it is all kept or its batch no longer
+        fits; how many samples are kept in all. `shown` gets that count after each batch."""
+        runs = [source.encoding_ahead(batch) for source in self.sources]
+        while runs:
+            for run in list(runs):
+                if next(run, None) is None:
+                    runs.remove(run)
+                elif shown is not None:
+                    shown(self.kept_count())
+        return self.kept_count()
+
+    def kept_count(self) -> int:
+        """Samples kept, over every source."""
+        return sum(len(source.kept) for source in self.sources)
 
 
 class PairedCollator:
@@ -161,8 +206,9 @@ class MixTraining:
 
 
 def mix_training(mix: MixConfig, samples: list[Sample], processor: Any, seed: int,
-                 resume_from: Path | None) -> MixTraining:
-    """The pieces that train `samples` (tagged by load_mix_splits) as `mix` says."""
+                 resume_from: Path | None, keep_bytes: int = 0) -> MixTraining:
+    """The pieces that train `samples` (tagged by load_mix_splits) as `mix` says; encoded samples are kept up to
+    `keep_bytes` over all sources."""
     names = [s.name for s in mix.sources]
     groups = {name: group for name, group in by_source(samples, names).items()}
     empty = [name for name, group in groups.items() if not group]
@@ -172,7 +218,7 @@ def mix_training(mix: MixConfig, samples: list[Sample], processor: Any, seed: in
         raise UserError(f"data.mix: source {empty[0]!r} has no usable training samples")
     weights = [s.weight for s in mix.sources]
     sampler = MixSampler([len(g) for g in groups.values()], weights, mix.mode, seed)
-    dataset = MixDataset(groups, processor.encode_train, mix.mode)
+    dataset = MixDataset(groups, processor.encode_train, mix.mode, keep_bytes, processor.encode_train_many)
     if mix.mode == "ratio":
         return MixTraining(dataset, sampler, processor.collate, None)
     return MixTraining(dataset, sampler, PairedCollator(processor.collate, names),

@@ -15,7 +15,7 @@ from safetensors.torch import load_model, save_model
 from plait.core.trainer_imports import PrinterCallback, ProgressCallback, TrainingArguments
 from plait.data.config import MixConfig
 from plait.data.dataset import EncodedDataset
-from plait.data.mix import mix_training
+from plait.data.mix import MixDataset, mix_training
 from plait.data.packing import FlatteningCollator, check_padding_free
 from plait.data.sample import Sample
 from plait.models.family import Built
@@ -130,7 +130,8 @@ def train(
     model = built.model
     if cfg.gradient_checkpointing:
         model.gradient_checkpointing_enable()
-    mixing = mix_training(mix, train_samples, built.processor, seed, resume_from) if mix is not None else None
+    mixing = (mix_training(mix, train_samples, built.processor, seed, resume_from, cfg.keep_encoded_mb * 2**20)
+              if mix is not None else None)
     steps = total_steps(cfg, len(mixing.dataset) if mixing else len(train_samples))
     note = warmup_note(getattr(cfg.schedule, "warmup_steps", 0), steps, f"stage {stage}: train" if stage else "train")
     if note and cfg.max_steps <= 0 and resume_from is None:  # with max_steps set, validation refused it already
@@ -184,8 +185,8 @@ def train(
     mixed = trainer.accelerator.mixed_precision != "no"  # the encoder then runs under the step's autocast
     plan_feature_cache(built, train_samples, epochs, run, trainer.is_world_process_zero(), stage,
                        trainer.accelerator.autocast if mixed else None)
-    if cfg.encode_ahead and not mixing and world_size() == 1:
-        encode_ahead(encoded, run, progress)
+    if cfg.encode_ahead and world_size() == 1:
+        encode_ahead(mixing.dataset if mixing else encoded, len(train_samples), run, progress)
     with preemption.installed(), shown.closed():
         trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
     state = trainer.state
@@ -199,10 +200,11 @@ def train(
     return TrainResult(state.global_step, round(state.epoch or 0.0, 4), evaluator.state(), stopped_early)
 
 
-def encode_ahead(encoded: EncodedDataset, run: RunDir, live: bool) -> None:
-    """Encode the training samples before the first step (train.encode_ahead); log how many and how long."""
+def encode_ahead(encoded: EncodedDataset | MixDataset, samples: int, run: RunDir, live: bool) -> None:
+    """Encode the `samples` training samples (a mix's: every source's) before the first step (train.encode_ahead);
+    log how many and how long."""
     start = time.perf_counter()
-    with counting(live, "encode", len(encoded)) as shown:
+    with counting(live, "encode", samples) as shown:
         kept = encoded.encode_ahead(shown=shown)
-    run.log({"step": 0, "split": "event", "event": "encoded_ahead", "samples": kept, "of": len(encoded),
+    run.log({"step": 0, "split": "event", "event": "encoded_ahead", "samples": kept, "of": samples,
              "mib": round(encoded.kept_bytes / 2**20, 1), "seconds": round(time.perf_counter() - start, 2)})
