@@ -96,7 +96,8 @@ def test_ls_shows_the_feature_cache_decision_when_a_run_has_one(tmp_path: Path, 
     assert "features" in next(line for line in lines if "experiment" in line)
     assert next(line for line in lines if cached.name in line).split("│")[-2].strip() == "on"
     assert next(line for line in lines if plain.name in line).split("│")[-2].strip() == ""
-    monkeypatch.setenv("COLUMNS", "80")  # a narrow terminal: the run ids stay whole
+    cached.update_status(state="finished")
+    monkeypatch.setenv("COLUMNS", "80")  # a narrow terminal: the run ids and states stay whole
     assert main(["ls", str(tmp_path / "runs"), "--dry-runs"]) == 0
     out = capsys.readouterr().out
-    assert cached.name in out and plain.name in out
+    assert cached.name in out and plain.name in out and "finished" in out and "running" in out

@@ -21,6 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 COLUMNS = ("experiment", "run", "state", "step", "headline", "tags", "job", "started")
+KEPT_WHOLE = ("run", "state")
 FEATURES = "features"
 """The column of the frozen-encoder feature cache's decision, shown when a listed run has one."""
 
@@ -49,8 +50,8 @@ def main(args: argparse.Namespace) -> int:
         })
     columns = [*COLUMNS, *([FEATURES] if any(row.get(FEATURES) for row in rows) else [])]
     table = Table(show_lines=False)
-    for column in columns:  # a run's id is never cut short, however narrow the terminal
-        table.add_column(column, no_wrap=column == "run")
+    for column in columns:  # a run's id and state are never cut short, however narrow the terminal
+        table.add_column(column, no_wrap=column in KEPT_WHOLE)
     for row in rows:
         table.add_row(*(row.get(c, "-" if c in ("headline", "job") else "") for c in columns))
     Console().print(table if rows else "no runs found")
