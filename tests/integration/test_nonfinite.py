@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from safetensors.torch import load_file
 
 from plait.cli import main
 from plait.runs import atomic
 from plait.runs.rundir import RunDir
+from tests.mix_tiny import mix_updates
 from tests.tiny import write_experiment
 
 DIVERGING = {"train.lr": 1e30, "train.max_steps": 4, "train.batch_size": 4, "train.log_every": 1,
@@ -45,3 +47,18 @@ def test_skip_nonfinite_skips_and_counts_the_batches_and_leaves_the_weights(tmp_
     after_first = load_file(run.checkpoints / "step-1" / "model.safetensors")
     last = load_file(run.checkpoints / "step-4" / "model.safetensors")
     assert after_first.keys() == last.keys() and all((after_first[k] == last[k]).all() for k in last)
+
+
+@pytest.mark.parametrize("mode, per_source", [("paired", 4), ("ratio", None)])
+def test_a_diverging_mixed_run_names_the_samples_of_its_batch(tmp_path: Path, mode, per_source) -> None:
+    spec = write_experiment(tmp_path, "tiny", **{**mix_updates(mode=mode), "train.lr": 1e30, "train.max_steps": 4})
+    assert main(["run", str(spec), "--no-progress"]) == 1
+    status = only_run(tmp_path).status()
+    assert status.state == "failed" and status.nonfinite is not None and status.nonfinite.step == 2
+    samples = status.nonfinite.samples
+    sources = [s.split("/")[0] for s in samples]
+    assert len(samples) == len(set(samples)) and set(sources) <= {"captions", "text"}
+    if per_source:  # paired: the step's batch of each source, row by row
+        assert len(samples) == 2 * per_source and sources == ["captions", "text"] * per_source
+    else:  # ratio: one batch drawn from both sources
+        assert len(samples) == 4

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from plait.train.nonfinite import INDEX, IndexedCollator, IndexedDataset, NonFiniteGuard, NonFiniteTraining
+from plait.train.nonfinite import INDEX, IndexedCollator, IndexedDataset, NonFiniteGuard, NonFiniteTraining, mix_positions
 
 IDS = [f"s{i}" for i in range(8)]
 
@@ -52,3 +52,12 @@ def test_indices_ride_along_in_the_batch() -> None:
     data = IndexedDataset([{"x": torch.tensor([1.0])}, {"x": torch.tensor([2.0])}])
     batch = IndexedCollator(lambda rows: {"x": torch.stack([r["x"] for r in rows])})([data[1], data[0]])
     assert batch[INDEX].tolist() == [1, 0] and batch["x"].tolist() == [[2.0], [1.0]]
+
+
+def test_a_mixs_index_tuples_name_their_samples_in_the_training_list() -> None:
+    positions = [[0, 2, 4], [1, 3]]  # source 0's samples sit at 0, 2, 4 of the training list; source 1's at 1, 3
+    paired = IndexedDataset({(2, 1): {"x": 1}, (0, 0): {"x": 2}}, mix_positions("paired", positions))
+    batch = IndexedCollator(lambda rows: {"x": [r["x"] for r in rows]})([paired[(2, 1)], paired[(0, 0)]])
+    assert batch[INDEX].tolist() == [4, 3, 0, 1]  # row by row, every source's sample
+    ratio = mix_positions("ratio", positions)
+    assert ratio((1, 0)) == [1] and ratio((0, 2)) == [4]

@@ -203,6 +203,8 @@ class MixTraining:
     sampler: MixSampler
     collate: Callable[[list[dict[str, Any]]], Any]
     loss: PairedLoss | None
+    positions: list[list[int]] = dataclasses.field(default_factory=list)
+    """Each source's samples' positions in the training list, in the source's order (a bad batch is named by them)."""
 
 
 def mix_training(mix: MixConfig, samples: list[Sample], processor: Any, seed: int,
@@ -219,7 +221,8 @@ def mix_training(mix: MixConfig, samples: list[Sample], processor: Any, seed: in
     weights = [s.weight for s in mix.sources]
     sampler = MixSampler([len(g) for g in groups.values()], weights, mix.mode, seed)
     dataset = MixDataset(groups, processor.encode_train, mix.mode, keep_bytes, processor.encode_train_many)
+    positions = [[k for k, s in enumerate(samples) if s.meta["source"] == name] for name in names]
     if mix.mode == "ratio":
-        return MixTraining(dataset, sampler, processor.collate, None)
+        return MixTraining(dataset, sampler, processor.collate, None, positions)
     return MixTraining(dataset, sampler, PairedCollator(processor.collate, names),
-                       PairedLoss(dict(zip(names, weights)), resume_from))
+                       PairedLoss(dict(zip(names, weights)), resume_from), positions)

@@ -26,7 +26,7 @@ from plait.train.config import TrainConfig
 from plait.train.distill.hook import Distiller
 from plait.train.distributed import distributed_arguments
 from plait.train.feature_plan import plan_feature_cache
-from plait.train.nonfinite import IndexedCollator, IndexedDataset, NonFiniteGuard, record_skip
+from plait.train.nonfinite import IndexedCollator, IndexedDataset, NonFiniteGuard, mix_positions, record_skip
 from plait.train.preempt import Preemption
 from plait.train.progress import TrainingProgress, console, counting, warmup_note
 from plait.train.resume import ResumeState
@@ -161,9 +161,10 @@ def train(
     trainer = PlaitTrainer(
         model=model,
         args=training_arguments(cfg, run.checkpoints, steps, seed, progress),
-        # a mix's items are index tuples into several sources: no sample index to name a bad batch by
-        data_collator=mixing.collate if mixing else IndexedCollator(collate),
-        train_dataset=mixing.dataset if mixing else IndexedDataset(encoded),
+        # every batch carries its samples' positions in train_samples, which name a bad batch (NonFiniteGuard)
+        data_collator=IndexedCollator(mixing.collate if mixing else collate),
+        train_dataset=(IndexedDataset(mixing.dataset, mix_positions(mix.mode, mixing.positions)) if mixing
+                       else IndexedDataset(encoded)),
         guard=guard,
         make_optimizer=lambda wrapped: make_optimizer(wrapped, cfg),
         make_scheduler=lambda optimizer: build_scheduler(optimizer, cfg.schedule, steps, cfg.lr),

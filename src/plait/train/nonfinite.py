@@ -37,27 +37,38 @@ class NonFiniteTraining(RunFailed):
 
 
 class IndexedDataset(Dataset):
-    """A dataset whose items also carry their index, so a bad batch can be named."""
+    """A dataset whose items also carry their index, so a bad batch can be named; with `where`, what it gives for
+    the index (a data mix's index tuples: the positions of their samples in the training list, see mix_positions)."""
 
-    def __init__(self, dataset: Dataset) -> None:
+    def __init__(self, dataset: Dataset, where: Callable[[Any], Any] | None = None) -> None:
         self.dataset = dataset
+        self.where = where if where is not None else (lambda index: index)
 
     def __len__(self) -> int:
         return len(self.dataset)  # type: ignore[arg-type]
 
-    def __getitem__(self, index: int) -> dict[str, Any]:
-        return {**self.dataset[index], INDEX: index}
+    def __getitem__(self, index: Any) -> dict[str, Any]:
+        return {**self.dataset[index], INDEX: self.where(index)}
 
-    def __getitems__(self, indices: list[int]) -> list[dict[str, Any]]:
+    def __getitems__(self, indices: list[Any]) -> list[dict[str, Any]]:
         """A batch's items, fetched through the wrapped dataset's own `__getitems__` when it has one (as
         torch.utils.data.Subset does), so the DataLoader's batched fetch reaches it."""
         fetch = getattr(self.dataset, "__getitems__", None)
         items = fetch(indices) if callable(fetch) else [self.dataset[i] for i in indices]
-        return [{**item, INDEX: index} for item, index in zip(items, indices)]
+        return [{**item, INDEX: self.where(index)} for item, index in zip(items, indices)]
+
+
+def mix_positions(mode: str, positions: list[list[int]]) -> Callable[[tuple[int, ...]], list[int]]:
+    """A data mix's index tuple -> its samples' positions in the training list (`positions`: each source's, in
+    order): a ratio item (source, i) one sample, a paired item (i_1, ..., i_k) one of each source."""
+    if mode == "paired":
+        return lambda index: [positions[j][i] for j, i in enumerate(index)]
+    return lambda index: [positions[index[0]][index[1]]]
 
 
 class IndexedCollator:
-    """Collates with `collate` and adds the rows' indices as a tensor under INDEX."""
+    """Collates with `collate` and adds the rows' indices as a tensor under INDEX (a row with several samples,
+    a paired mix's, adds all of them, row by row)."""
 
     def __init__(self, collate: Callable[[list[dict[str, Any]]], dict[str, Any]]) -> None:
         self.collate = collate
@@ -65,7 +76,7 @@ class IndexedCollator:
     def __call__(self, features: list[dict[str, Any]]) -> dict[str, Any]:
         indices = [f[INDEX] for f in features]
         batch = self.collate([{k: v for k, v in f.items() if k != INDEX} for f in features])
-        batch[INDEX] = torch.tensor(indices, dtype=torch.long)
+        batch[INDEX] = torch.tensor(indices, dtype=torch.long).flatten()
         return batch
 
 
