@@ -6,8 +6,9 @@ import contextlib
 import os
 import statistics
 import tempfile
+import time
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Callable, Iterator
 
 import torch
 
@@ -55,3 +56,13 @@ def threads_flag() -> str:
     """The --threads flag that reproduces this process's torch thread count, or nothing at the default."""
     default = os.cpu_count() or 1
     return "" if torch.get_num_threads() == default else f" --threads {torch.get_num_threads()}"
+
+
+def best_of(fn: Callable[[], Any], number: int = 5) -> float:
+    """The least wall seconds of `number` calls of `fn`."""
+    times = []
+    for _ in range(number):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)

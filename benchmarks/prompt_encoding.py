@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import copy
 import statistics
-import time
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
-from benchmarks.common import experiment, threads_flag
+from benchmarks.common import best_of, experiment, threads_flag
 from benchmarks.text_encoding import FAMILIES as IMAGE_FAMILIES
 from plait.bench.report import section
 from plait.config.schema import Experiment
@@ -54,14 +53,6 @@ def equal(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> bool:
     return len(a) == len(b) and all(p.keys() == q.keys() and all(same(p[k], q[k]) for k in p) for p, q in zip(a, b))
 
 
-def best_of(fn: Callable[[], Any], number: int = 3) -> float:
-    times = []
-    for _ in range(number):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
-
 
 class PromptEncoding:
     """A batch of 32 prompts encoded in one call per batch against one per sample, for every generating family."""
@@ -86,7 +77,7 @@ class PromptEncoding:
             for r in range(repeats):
                 pair = [(one, one_by_one), (many, batched)]
                 for times, fn in pair if r % 2 == 0 else pair[::-1]:
-                    times.append(best_of(fn))
+                    times.append(best_of(fn, 3))
             ratio = statistics.median(a / b for a, b in zip(one, many))
             rows.append((name, statistics.median(one), statistics.median(many), ratio))
         body = "\n".join(["| family | one call per sample ms | one call per batch ms | speed-up |", "|---|---|---|---|"]

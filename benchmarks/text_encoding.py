@@ -9,10 +9,9 @@ variants alternated `repeats` times. The ids must be equal.
 from __future__ import annotations
 
 import copy
-import time
-from typing import Any, Callable
+from typing import Any
 
-from benchmarks.common import threads_flag
+from benchmarks.common import best_of, threads_flag
 from benchmarks.new_families import MODELS, TOKENIZER, VIT
 from plait.bench.report import section
 from plait.config.schema import Experiment
@@ -29,14 +28,6 @@ FAMILIES: dict[str, dict[str, Any]] = {
     "git": MODELS["git"],
 }
 
-
-def best_of(fn: Callable[[], Any], number: int = 5) -> float:
-    times = []
-    for _ in range(number):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 class TextEncoding:

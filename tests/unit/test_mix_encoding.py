@@ -36,9 +36,8 @@ def flat(items: list[dict], mode: str) -> list[dict]:
     return [item[name] for item in items for name in NAMES] if mode == "paired" else items
 
 
-@pytest.mark.parametrize("mode", ["paired", "ratio"])
-def test_a_batch_of_index_tuples_is_the_per_sample_path_bit_for_bit(flamingo_mix, mode, monkeypatch):
-    groups, processor = flamingo_mix
+def count_batch_encodings(monkeypatch) -> list[int]:
+    """The sizes of the batches the image families' encode_train_many is called with, from now on."""
     calls: list[int] = []
     batched = ImageTextProcessor.encode_train_many
 
@@ -47,6 +46,13 @@ def test_a_batch_of_index_tuples_is_the_per_sample_path_bit_for_bit(flamingo_mix
         return batched(self, samples)
 
     monkeypatch.setattr(ImageTextProcessor, "encode_train_many", spy)
+    return calls
+
+
+@pytest.mark.parametrize("mode", ["paired", "ratio"])
+def test_a_batch_of_index_tuples_is_the_per_sample_path_bit_for_bit(flamingo_mix, mode, monkeypatch):
+    groups, processor = flamingo_mix
+    calls = count_batch_encodings(monkeypatch)
     order = list(MixSampler([len(g) for g in groups.values()], [1.0, 0.5], mode, seed=3))
     draws = [order[k: k + 8] for k in range(0, 24, 8)]
     lists = list(groups.values())
@@ -104,14 +110,7 @@ def mixed_curve(run) -> tuple[list[dict], list[dict]]:
 
 @pytest.mark.parametrize("mode", ["paired", "ratio"])
 def test_a_mixed_run_encodes_ahead_and_follows_the_per_sample_loss_curve(tmp_path, mode, monkeypatch):
-    calls: list[int] = []
-    batched = ImageTextProcessor.encode_train_many
-
-    def spy(self, samples):
-        calls.append(len(samples))
-        return batched(self, samples)
-
-    monkeypatch.setattr(ImageTextProcessor, "encode_train_many", spy)
+    calls = count_batch_encodings(monkeypatch)
     variants = {
         "per-sample": {"train.keep_encoded_mb": 0, "train.encode_ahead": False},  # the old path, forced below
         "batched": {"train.keep_encoded_mb": 0},  # nothing kept: every step encodes its batch, one call per source
