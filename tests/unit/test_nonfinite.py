@@ -61,3 +61,11 @@ def test_a_mixs_index_tuples_name_their_samples_in_the_training_list() -> None:
     assert batch[INDEX].tolist() == [4, 3, 0, 1]  # row by row, every source's sample
     ratio = mix_positions("ratio", positions)
     assert ratio((1, 0)) == [1] and ratio((0, 2)) == [4]
+
+
+def test_indexed_datasets_pickle_for_spawned_data_loader_workers() -> None:
+    import pickle
+
+    plain = pickle.loads(pickle.dumps(IndexedDataset([{"x": 1}, {"x": 2}])))
+    mixed = pickle.loads(pickle.dumps(IndexedDataset({(1, 0): {"x": 3}}, mix_positions("paired", [[5, 6], [7]]))))
+    assert plain[1] == {"x": 2, INDEX: 1} and mixed[(1, 0)] == {"x": 3, INDEX: [6, 7]}

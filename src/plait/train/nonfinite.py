@@ -15,6 +15,7 @@ In a multi-process run every rank sees the same all-reduced gradient norm, so al
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import torch
@@ -42,7 +43,7 @@ class IndexedDataset(Dataset):
 
     def __init__(self, dataset: Dataset, where: Callable[[Any], Any] | None = None) -> None:
         self.dataset = dataset
-        self.where = where if where is not None else (lambda index: index)
+        self.where = where if where is not None else _same
 
     def __len__(self) -> int:
         return len(self.dataset)  # type: ignore[arg-type]
@@ -58,12 +59,22 @@ class IndexedDataset(Dataset):
         return [{**item, INDEX: self.where(index)} for item, index in zip(items, indices)]
 
 
-def mix_positions(mode: str, positions: list[list[int]]) -> Callable[[tuple[int, ...]], list[int]]:
+def _same(index: Any) -> Any:
+    return index
+
+
+@dataclass(frozen=True)
+class mix_positions:  # noqa: N801 (a function to its callers; a class so that spawned data-loader workers can pickle it)
     """A data mix's index tuple -> its samples' positions in the training list (`positions`: each source's, in
     order): a ratio item (source, i) one sample, a paired item (i_1, ..., i_k) one of each source."""
-    if mode == "paired":
-        return lambda index: [positions[j][i] for j, i in enumerate(index)]
-    return lambda index: [positions[index[0]][index[1]]]
+
+    mode: str
+    positions: list[list[int]]
+
+    def __call__(self, index: tuple[int, ...]) -> list[int]:
+        if self.mode == "paired":
+            return [self.positions[j][i] for j, i in enumerate(index)]
+        return [self.positions[index[0]][index[1]]]
 
 
 class IndexedCollator:
